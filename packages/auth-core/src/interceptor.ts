@@ -1,0 +1,208 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { AccessToken } from './access-token.ts'
+import type { HttpAuthContext } from './authenticated-fetch.ts'
+import { ConfigurationError } from './errors.ts'
+import { isSecureOrigin, normaliseOrigins } from './origins.ts'
+
+/** Options of `TokenClient.interceptor()`. */
+export interface AuthInterceptorOptions {
+  /**
+   * Origins (`https://host[:port]`) whose requests get the token. Requests to any other origin
+   * pass through untouched. Default: the client's `origins` option, else the source's origins.
+   */
+  origins?: string[]
+}
+
+type Dispatch = Dispatcher.Dispatch
+type DispatchOptions = Dispatcher.DispatchOptions
+type DispatchHandler = Dispatcher.DispatchHandler
+type DispatchController = Dispatcher.DispatchController
+
+/**
+ * An undici interceptor (`Dispatcher.compose`) that attaches the token's headers to requests for
+ * the allowed origins, and on a rejection status invalidates the token and re-dispatches once
+ * with the current one (when the body can be replayed), like undici's own redirect handler.
+ *
+ * Token requests never pass through it: the client sends them over its own dispatcher.
+ */
+export function createAuthInterceptor(
+  context: HttpAuthContext,
+  options: AuthInterceptorOptions,
+): Dispatcher.DispatcherComposeInterceptor {
+  const policy = options.origins ? normaliseOrigins(options.origins) : context.origins
+  if (policy.origins.size === 0) {
+    throw new ConfigurationError(
+      `${context.vendor}: interceptor() needs the API origins that may receive the token; pass { origins: ['https://api.example.com'] }`,
+      { setting: 'origins' },
+    )
+  }
+  for (const origin of policy.origins) {
+    if (!isSecureOrigin(new URL(origin))) {
+      throw new ConfigurationError(
+        `${context.vendor}: interceptor origin ${origin} must use https:// (plain http:// only for loopback)`,
+        { code: 'INSECURE_TRANSPORT', setting: 'origins' },
+      )
+    }
+  }
+
+  return (dispatch: Dispatch): Dispatch =>
+    function authInterceptor(opts: DispatchOptions, handler: DispatchHandler): boolean {
+      const origin = originOf(opts.origin)
+      if (origin === undefined || !policy.allows(origin)) return dispatch(opts, handler)
+
+      const cached = context.peekHeaders()
+      if (cached) {
+        return dispatch(
+          withHeaders(opts, cached.headers),
+          new AuthRetryHandler(context, dispatch, opts, handler, cached.token),
+        )
+      }
+      context.getToken().then(
+        (token) => {
+          dispatch(
+            withHeaders(opts, context.headersFor(token)),
+            new AuthRetryHandler(context, dispatch, opts, handler, token),
+          )
+        },
+        (error: Error) => handler.onResponseError?.(null as unknown as DispatchController, error),
+      )
+      return true
+    }
+}
+
+function originOf(origin: DispatchOptions['origin']): string | undefined {
+  if (origin === undefined) return undefined
+  if (typeof origin === 'string') {
+    try {
+      return new URL(origin).origin
+    } catch {
+      return undefined
+    }
+  }
+  return origin.origin
+}
+
+/** Adds (or replaces) headers, whatever shape the caller used for `opts.headers`. */
+function withHeaders(opts: DispatchOptions, auth: Record<string, string>): DispatchOptions {
+  const names = new Set(Object.keys(auth).map((name) => name.toLowerCase()))
+  const merged: Record<string, string | string[]> = {}
+  const source = opts.headers
+  if (source) {
+    if (Array.isArray(source)) {
+      // Flat [name, value, name, value, ...] list.
+      for (let index = 0; index + 1 < source.length; index += 2) {
+        addHeader(merged, names, String(source[index]), source[index + 1] as string | string[])
+      }
+    } else if (typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const [name, value] of source as Iterable<[string, string | string[]]>) {
+        addHeader(merged, names, name, value)
+      }
+    } else {
+      for (const [name, value] of Object.entries(source as IncomingHttpHeaders)) {
+        if (value !== undefined) addHeader(merged, names, name, value)
+      }
+    }
+  }
+  Object.assign(merged, auth)
+  return { ...opts, headers: merged }
+}
+
+function addHeader(
+  target: Record<string, string | string[]>,
+  replaced: Set<string>,
+  name: string,
+  value: string | string[],
+): void {
+  if (replaced.has(name.toLowerCase())) return
+  target[name] = value
+}
+
+function isReplayable(body: DispatchOptions['body']): boolean {
+  return (
+    body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
+  )
+}
+
+/**
+ * Forwards everything to the caller's handler, except one rejected response: that one is
+ * swallowed and the request re-dispatched with the current token once it ends.
+ */
+class AuthRetryHandler implements DispatchHandler {
+  readonly #context: HttpAuthContext
+  readonly #dispatch: Dispatch
+  readonly #opts: DispatchOptions
+  readonly #handler: DispatchHandler
+  readonly #token: AccessToken
+  #retried = false
+  #swallowing = false
+
+  constructor(
+    context: HttpAuthContext,
+    dispatch: Dispatch,
+    opts: DispatchOptions,
+    handler: DispatchHandler,
+    token: AccessToken,
+  ) {
+    this.#context = context
+    this.#dispatch = dispatch
+    this.#opts = opts
+    this.#handler = handler
+    this.#token = token
+  }
+
+  onRequestStart(controller: DispatchController, context: unknown): void {
+    this.#handler.onRequestStart?.(controller, context)
+  }
+
+  onRequestUpgrade(
+    controller: DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: import('node:stream').Duplex,
+  ): void {
+    this.#handler.onRequestUpgrade?.(controller, statusCode, headers, socket)
+  }
+
+  onResponseStart(
+    controller: DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (
+      !this.#retried &&
+      this.#context.rejectionStatuses.includes(statusCode) &&
+      isReplayable(this.#opts.body)
+    ) {
+      this.#retried = true
+      this.#swallowing = true
+      this.#context.invalidate(this.#token)
+      return
+    }
+    this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
+  }
+
+  onResponseData(controller: DispatchController, chunk: Buffer): void {
+    if (this.#swallowing) return
+    this.#handler.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd(controller: DispatchController, trailers: IncomingHttpHeaders): void {
+    if (!this.#swallowing) {
+      this.#handler.onResponseEnd?.(controller, trailers)
+      return
+    }
+    this.#swallowing = false
+    this.#context.getToken().then(
+      (token) => {
+        this.#dispatch(withHeaders(this.#opts, this.#context.headersFor(token)), this)
+      },
+      (error: Error) => this.#handler.onResponseError?.(controller, error),
+    )
+  }
+
+  onResponseError(controller: DispatchController, error: Error): void {
+    this.#handler.onResponseError?.(controller, error)
+  }
+}

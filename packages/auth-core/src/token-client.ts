@@ -1,0 +1,759 @@
+import type { Dispatcher } from 'undici'
+import { type AccessToken, createAccessToken, tokenId } from './access-token.ts'
+import { authenticatedFetch, type FetchInit } from './authenticated-fetch.ts'
+import { type Clock, clampDelay, systemClock, type TimerHandle } from './clock.ts'
+import {
+  ConfigurationError,
+  InvalidTokenResponseError,
+  TokenKeeperError,
+  TokenTimeoutError,
+} from './errors.ts'
+import { publish, type TokenEvent } from './events.ts'
+import { computeExpiry, type Exchange } from './expiry.ts'
+import { type AuthInterceptorOptions, createAuthInterceptor } from './interceptor.ts'
+import { MemoryTokenStore } from './memory-store.ts'
+import { normaliseOrigins, type OriginPolicy } from './origins.ts'
+import { createUndiciTransport, guardTransport } from './transport.ts'
+import type {
+  IssuedToken,
+  StoredToken,
+  TokenRequestReason,
+  TokenSource,
+  TokenStore,
+  Transport,
+} from './types.ts'
+
+/** Receives diagnostic messages. Never given a secret. Any subset of the methods will do. */
+export interface Logger {
+  debug?(message: string, fields?: Record<string, unknown>): void
+  info?(message: string, fields?: Record<string, unknown>): void
+  warn?(message: string, fields?: Record<string, unknown>): void
+  error?(message: string, fields?: Record<string, unknown>): void
+}
+
+/**
+ * Options of {@link createTokenClient}; every vendor factory accepts them too.
+ * Token-lifetime durations are in seconds (like `expires_in`), HTTP timeouts in milliseconds.
+ */
+export interface TokenClientOptions {
+  /** Where tokens are kept. Default: a new {@link MemoryTokenStore}. */
+  store?: TokenStore
+  /** Time source and timers. Default: the system clock. */
+  clock?: Clock
+  /**
+   * Mandatory window in seconds: inside it (or after expiry) callers wait for a new token.
+   * Default 30; scaled down to a tenth of the lifetime for short-lived tokens.
+   */
+  clockTolerance?: number
+  /**
+   * Advisory window in seconds: inside it the token is renewed in the background while callers
+   * keep using it. Default 300, capped at a fifth of the lifetime; a source may widen it.
+   */
+  refreshWindow?: number
+  /** Lifetime in seconds assumed when the vendor states none. Default 300. */
+  defaultLifetime?: number
+  /** Longest plausible token lifetime in seconds. Default 400 days. */
+  maxLifetime?: number
+  /** Timeout of one token request in ms. Default 10 000. */
+  timeout?: number
+  /** Largest token response body in bytes. Default 1 MiB. */
+  maxResponseBytes?: number
+  /**
+   * undici dispatcher for token requests and for `fetch()` (e.g. a `MockAgent` in tests).
+   * Default: a private Agent for token requests, the global dispatcher for `fetch()`.
+   */
+  dispatcher?: Dispatcher
+  /** Replaces the HTTP transport used for token requests (the n8n package passes n8n's). */
+  transport?: Transport
+  /** API origins that may receive the token. Default: the source's origins, if it names any. */
+  origins?: string[]
+  /** Seconds an error that retrying cannot fix (bad credentials) is remembered. Default 30. */
+  negativeCacheTtl?: number
+  /** Backoff after failed token requests, in ms: first delay and cap. Default 1 000 and 60 000. */
+  backoff?: { initial?: number; max?: number }
+  /** Lease settings for shared stores, in ms. Default ttl 30 000, waitTimeout 30 000. */
+  lease?: { ttl?: number; waitTimeout?: number }
+  /** Diagnostic messages (never secrets). */
+  logger?: Logger
+  /** Random source in [0, 1) for jitter; inject for deterministic tests. */
+  random?: () => number
+}
+
+/** Options of {@link TokenClient.getToken}. */
+export interface GetTokenOptions {
+  /** Cancels this caller's wait only; a shared token request continues for the others. */
+  signal?: AbortSignal
+  /** Ignore the cached token and request a new one (still one request for concurrent callers). */
+  forceRefresh?: boolean
+}
+
+/** Obtains, caches and renews the tokens of one {@link TokenSource}. */
+export interface TokenClient {
+  /** A valid token: cached, or requested (once for all concurrent callers). */
+  getToken(options?: GetTokenOptions): Promise<AccessToken>
+  /** The headers that present a valid token to the vendor's APIs. */
+  getAuthHeaders(options?: { signal?: AbortSignal }): Promise<Record<string, string>>
+  /**
+   * Compare-and-invalidate: drops `token` if it is still the current one (an API rejected it).
+   * Returns true if it was current. A later `getToken()` then renews once.
+   */
+  invalidate(token: AccessToken | string): boolean
+  /**
+   * undici `fetch` with the auth headers attached; on a rejection status (401, plus any the
+   * source adds) it invalidates the token and retries once with the current one, when the body
+   * can be replayed. Redirects are not followed.
+   */
+  fetch(input: string | URL, init?: FetchInit): Promise<Response>
+  /** An undici interceptor that attaches the auth headers to requests for the allowed origins. */
+  interceptor(options?: AuthInterceptorOptions): Dispatcher.DispatcherComposeInterceptor
+  /** Stops timers and in-flight work. Later calls fail with `CLIENT_CLOSED`. */
+  close(): Promise<void>
+}
+
+interface Current {
+  readonly entry: StoredToken
+  readonly token: AccessToken
+  readonly headers: Record<string, string>
+  /** From here on callers wait for a new token. */
+  readonly mandatoryAt: number
+  /** From here on the token is renewed in the background. */
+  readonly renewAt: number
+}
+
+interface Failure {
+  readonly error: TokenKeeperError
+  /** No new attempt before this time. */
+  readonly retryAt: number
+}
+
+const DEFAULTS = {
+  clockTolerance: 30,
+  refreshWindow: 300,
+  defaultLifetime: 300,
+  negativeCacheTtl: 30,
+  backoffInitial: 1_000,
+  backoffMax: 60_000,
+  leaseTtl: 30_000,
+  leaseWaitTimeout: 30_000,
+}
+
+/** Printable ASCII without spaces: what can safely go into an HTTP header. */
+const HEADER_SAFE = /^[\x21-\x7e]+$/
+const noop = () => {}
+
+/**
+ * Creates a {@link TokenClient} for a token source.
+ *
+ * @example
+ * const client = createTokenClient(mySource, { clockTolerance: 30 })
+ * const response = await client.fetch('https://api.example.com/things')
+ */
+export function createTokenClient(
+  source: TokenSource,
+  options: TokenClientOptions = {},
+): TokenClient {
+  return new DefaultTokenClient(source, options)
+}
+
+class DefaultTokenClient implements TokenClient {
+  readonly #source: TokenSource
+  readonly #options: TokenClientOptions
+  readonly #store: TokenStore
+  readonly #clock: Clock
+  readonly #random: () => number
+  readonly #transport: Transport
+  readonly #closeTransport: () => Promise<void>
+  readonly #abort = new AbortController()
+  readonly #rejectionStatuses: readonly number[]
+  /** Recently rejected values, so an async store that has not caught up is not believed. */
+  readonly #rejectedValues = new Set<string>()
+
+  #key: string | undefined
+  #current: Current | undefined
+  #inflight: Promise<Current> | undefined
+  #failure: Failure | undefined
+  #attempts = 0
+  #timer: TimerHandle | undefined
+  #closed = false
+
+  constructor(source: TokenSource, options: TokenClientOptions) {
+    this.#source = source
+    this.#options = options
+    this.#clock = options.clock ?? systemClock
+    this.#store = options.store ?? new MemoryTokenStore({ clock: this.#clock })
+    this.#random = options.random ?? Math.random
+    this.#rejectionStatuses = source.rejectionStatuses ?? [401]
+    if (options.transport) {
+      this.#transport = options.transport
+      this.#closeTransport = async () => {}
+    } else {
+      const owned = createUndiciTransport({
+        ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+        ...(options.timeout !== undefined ? { timeout: options.timeout } : {}),
+        ...(options.maxResponseBytes !== undefined
+          ? { maxResponseBytes: options.maxResponseBytes }
+          : {}),
+      })
+      this.#transport = owned.transport
+      this.#closeTransport = owned.close
+    }
+  }
+
+  // -- public API ------------------------------------------------------------------------------
+
+  getToken(options?: GetTokenOptions): Promise<AccessToken> {
+    if (this.#closed) return Promise.reject(closedError())
+    if (options?.forceRefresh !== true) {
+      try {
+        const current = this.#peek()
+        if (current) return Promise.resolve(current.token)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+    }
+    return this.#getTokenSlow(options)
+  }
+
+  async getAuthHeaders(options?: { signal?: AbortSignal }): Promise<Record<string, string>> {
+    if (!this.#closed) {
+      const current = this.#peek()
+      if (current) return { ...current.headers }
+    }
+    const token = await this.getToken(options)
+    return this.#source.authHeaders(token)
+  }
+
+  invalidate(token: AccessToken | string): boolean {
+    const value = typeof token === 'string' ? token : token.value
+    const current = this.#current
+    const wasCurrent = current !== undefined && current.token.value === value
+    this.#rememberRejected(value)
+    if (wasCurrent) {
+      this.#current = undefined
+      this.#cancelTimer()
+    }
+    let key: string
+    try {
+      key = this.#cacheKey()
+    } catch {
+      return false
+    }
+    try {
+      const result = this.#store.invalidate(key, value)
+      if (result instanceof Promise) {
+        result.catch((error: unknown) =>
+          this.#log('warn', 'Could not mark the rejected token in the store', {
+            key,
+            error: describeError(error),
+          }),
+        )
+      }
+    } catch (error) {
+      this.#log('warn', 'Could not mark the rejected token in the store', {
+        key,
+        error: describeError(error),
+      })
+    }
+    this.#publish('invalidated', {
+      reason: wasCurrent ? 'rejected' : 'already-replaced',
+      tokenId: tokenId(value),
+    })
+    return wasCurrent
+  }
+
+  fetch(input: string | URL, init?: FetchInit): Promise<Response> {
+    return authenticatedFetch(this.#httpContext(), input, init)
+  }
+
+  interceptor(options: AuthInterceptorOptions = {}): Dispatcher.DispatcherComposeInterceptor {
+    return createAuthInterceptor(this.#httpContext(), options)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#cancelTimer()
+    this.#abort.abort(closedError())
+    await this.#inflight?.catch(noop)
+    await this.#closeTransport()
+  }
+
+  // -- the lifecycle ---------------------------------------------------------------------------
+
+  /** Synchronous fast path: a current token outside the mandatory window, or `undefined`. */
+  #peek(): Current | undefined {
+    const stored = this.#store.get(this.#cacheKey())
+    if (stored instanceof Promise) {
+      stored.catch(noop)
+      return undefined
+    }
+    const current = this.#adopt(stored)
+    if (current === undefined) return undefined
+    const now = this.#clock.now()
+    if (now >= current.mandatoryAt) return undefined
+    if (now >= current.renewAt) this.#renewInBackground()
+    return current
+  }
+
+  async #getTokenSlow(options: GetTokenOptions | undefined): Promise<AccessToken> {
+    const key = this.#cacheKey()
+    const stored = await this.#readStore(key)
+    const forced = options?.forceRefresh === true
+    const current = this.#adopt(stored)
+    const now = this.#clock.now()
+    if (!forced && current && now < current.mandatoryAt) return current.token
+
+    const valid =
+      current && (current.entry.expiresAt === null || now < current.entry.expiresAt)
+        ? current
+        : undefined
+    const failure = this.#failure
+    if (failure && now < failure.retryAt && !this.#inflight) {
+      if (valid) return this.#serveStale(valid, failure.error)
+      throw failure.error
+    }
+    const reason: TokenRequestReason = forced
+      ? 'forced'
+      : stored === undefined
+        ? 'initial'
+        : stored.rejected || this.#rejectedValues.has(stored.value)
+          ? 'rejected'
+          : 'expired'
+    try {
+      const renewed = await waitFor(this.#run(reason, stored), options?.signal)
+      return renewed.token
+    } catch (error) {
+      if (options?.signal?.aborted || this.#closed) throw error
+      // Keep serving a token that is still valid while renewal fails.
+      if (valid && (valid.entry.expiresAt === null || this.#clock.now() < valid.entry.expiresAt)) {
+        return this.#serveStale(valid, error)
+      }
+      throw error
+    }
+  }
+
+  #serveStale(current: Current, error: unknown): AccessToken {
+    this.#publish('servedStale', {
+      reason: 'renewal-failed',
+      tokenId: current.token.id,
+      expiresAt: current.entry.expiresAt,
+      error: errorFields(error),
+    })
+    return current.token
+  }
+
+  /** Starts a background renewal unless one is running, the source forbids it, or backoff says wait. */
+  #renewInBackground(): void {
+    if (this.#inflight || this.#closed || this.#source.reissueRevokesPrevious) return
+    const current = this.#current
+    if (!current) return
+    const failure = this.#failure
+    const now = this.#clock.now()
+    if (failure && now < failure.retryAt) {
+      this.#schedule(failure.retryAt)
+      return
+    }
+    this.#run('renewal', current.entry).catch(noop)
+  }
+
+  /** Single flight: all callers share one token request. */
+  #run(reason: TokenRequestReason, replacing: StoredToken | undefined): Promise<Current> {
+    if (this.#inflight) return this.#inflight
+    const promise = this.#obtain(reason, replacing).finally(() => {
+      if (this.#inflight === promise) this.#inflight = undefined
+    })
+    promise.catch(noop) // background runs have no caller; their failure is handled in #obtain
+    this.#inflight = promise
+    return promise
+  }
+
+  async #obtain(reason: TokenRequestReason, replacing: StoredToken | undefined): Promise<Current> {
+    const key = this.#cacheKey()
+    const started = this.#clock.now()
+    try {
+      const { entry, issued } = await this.#obtainEntry(key, reason, replacing)
+      if (issued) this.#rejectedValues.delete(entry.value)
+      this.#failure = undefined
+      this.#attempts = 0
+      const current = this.#adopt(entry)
+      if (!current) {
+        throw new InvalidTokenResponseError(
+          `${this.#source.vendor}: the new token is already unusable`,
+        )
+      }
+      if (issued) {
+        this.#publish(reason === 'initial' ? 'issued' : 'renewed', {
+          reason,
+          durationMs: this.#clock.now() - started,
+          tokenId: current.token.id,
+          expiresAt: entry.expiresAt,
+        })
+      }
+      return current
+    } catch (caught) {
+      if (this.#closed) throw caught
+      const error = toTokenKeeperError(caught, this.#source.vendor)
+      const retryAt = this.#recordFailure(error)
+      this.#publish('failed', {
+        reason,
+        durationMs: this.#clock.now() - started,
+        error: errorFields(error),
+        retryAt,
+      })
+      this.#log(error.retryable ? 'warn' : 'error', error.message, {
+        key,
+        reason,
+        code: error.code,
+      })
+      // A background renewal that failed tries again after the backoff, while the token lasts.
+      if (this.#current && reason === 'renewal') this.#schedule(retryAt)
+      throw error
+    }
+  }
+
+  /** Reads the store, takes the lease if there is one, and issues only if still needed. */
+  async #obtainEntry(
+    key: string,
+    reason: TokenRequestReason,
+    replacing: StoredToken | undefined,
+  ): Promise<{ entry: StoredToken; issued: boolean }> {
+    const store = this.#store
+    for (let round = 0; ; round++) {
+      let lease: Awaited<ReturnType<NonNullable<TokenStore['lease']>>> | undefined
+      if (store.lease) {
+        lease = await store.lease(key, {
+          ttl: this.#options.lease?.ttl ?? DEFAULTS.leaseTtl,
+          waitTimeout: this.#options.lease?.waitTimeout ?? DEFAULTS.leaseWaitTimeout,
+          signal: this.#abort.signal,
+        })
+        if (lease === null) {
+          // Another holder finished: its token is usually in the store now.
+          const entry = await this.#readStore(key)
+          if (entry && this.#isReplacement(entry, replacing, reason))
+            return { entry, issued: false }
+          if (round < 10) continue
+          throw new TokenTimeoutError(
+            `${this.#source.vendor}: other processes kept failing to obtain a token; giving up after ${round + 1} waits`,
+          )
+        }
+      }
+      try {
+        const stored = await this.#readStore(key)
+        if (stored && this.#isReplacement(stored, replacing, reason))
+          return { entry: stored, issued: false }
+        const entry = await this.#issue(reason, stored ?? replacing)
+        const written = await store.set(key, entry, { expectedValue: stored?.value ?? null })
+        if (!written) {
+          // A newer token was written meanwhile (a slow writer must not overwrite it).
+          const newer = await this.#readStore(key)
+          if (newer && this.#adopt(newer)) return { entry: newer, issued: false }
+          await store.set(key, entry)
+        }
+        return { entry, issued: true }
+      } finally {
+        if (lease) {
+          await lease.release().catch((error: unknown) =>
+            this.#log('warn', 'Could not release the token lease; it expires by itself', {
+              key,
+              error: describeError(error),
+            }),
+          )
+        }
+      }
+    }
+  }
+
+  /** True if `entry` is a usable token that another caller stored in place of `replacing`. */
+  #isReplacement(
+    entry: StoredToken | undefined,
+    replacing: StoredToken | undefined,
+    reason: TokenRequestReason,
+  ): boolean {
+    if (entry === undefined || entry.rejected || this.#rejectedValues.has(entry.value)) return false
+    if (reason !== 'initial' && replacing !== undefined && entry.value === replacing.value)
+      return false
+    const windows = this.#windows(entry)
+    return this.#clock.now() < windows.mandatoryAt
+  }
+
+  async #issue(
+    reason: TokenRequestReason,
+    previous: StoredToken | undefined,
+  ): Promise<StoredToken> {
+    let exchange: Exchange | undefined
+    const now = () => this.#clock.now()
+    const transport = guardTransport(
+      this.#transport,
+      ({ sentAt, receivedAt, response }) => {
+        exchange = {
+          sentAt,
+          receivedAt,
+          ...(response.headers.date ? { date: response.headers.date } : {}),
+        }
+      },
+      now,
+    )
+    const started = now()
+    this.#publish('requested', { reason })
+    const issued: IssuedToken = await this.#source.requestToken({
+      transport,
+      signal: this.#abort.signal,
+      now,
+      previous,
+      reason,
+    })
+    const vendor = this.#source.vendor
+    if (typeof issued?.value !== 'string' || !HEADER_SAFE.test(issued.value)) {
+      throw new InvalidTokenResponseError(
+        `${vendor}: the access token is empty or contains characters that cannot be sent in a header`,
+      )
+    }
+    if (
+      issued.type !== undefined &&
+      (typeof issued.type !== 'string' || !HEADER_SAFE.test(issued.type))
+    ) {
+      throw new InvalidTokenResponseError(
+        `${vendor}: the token type is not a valid HTTP auth scheme`,
+      )
+    }
+    const timing = exchange ?? { sentAt: started, receivedAt: now() }
+    const expiresAt = computeExpiry(issued, timing, {
+      vendor,
+      defaultLifetime: this.#options.defaultLifetime ?? DEFAULTS.defaultLifetime,
+      ...(this.#options.maxLifetime !== undefined
+        ? { maxLifetime: this.#options.maxLifetime }
+        : {}),
+    })
+    return {
+      value: issued.value,
+      type: issued.type ?? 'Bearer',
+      expiresAt,
+      issuedAt: timing.sentAt,
+      ...(issued.scope ? { scope: [...issued.scope] } : {}),
+      ...(issued.state ? { state: issued.state } : {}),
+      ...(issued.stateExpiresAt !== undefined ? { stateExpiresAt: issued.stateExpiresAt } : {}),
+    }
+  }
+
+  /** Turns a store entry into the current token (memoised by identity), or `undefined`. */
+  #adopt(entry: StoredToken | undefined): Current | undefined {
+    if (entry === undefined || entry.rejected) return undefined
+    const previous = this.#current
+    if (previous !== undefined && previous.entry === entry) return previous
+    if (this.#rejectedValues.has(entry.value)) return undefined
+    const now = this.#clock.now()
+    if (entry.expiresAt !== null && entry.expiresAt <= now) return undefined
+    if (previous !== undefined && previous.entry.value === entry.value) {
+      // Same token, new object (a shared store re-read it): keep the computed windows.
+      const same: Current = { ...previous, entry }
+      this.#current = same
+      return same
+    }
+    const token = createAccessToken({
+      value: entry.value,
+      type: entry.type,
+      expiresAt: entry.expiresAt,
+      issuedAt: entry.issuedAt,
+      ...(entry.scope ? { scope: entry.scope } : {}),
+    })
+    const windows = this.#windows(entry)
+    const jitter = this.#random() * (windows.mandatoryAt - windows.advisoryAt) * 0.5
+    const renewAt = this.#source.reissueRevokesPrevious
+      ? Number.POSITIVE_INFINITY
+      : windows.advisoryAt + jitter
+    const current: Current = {
+      entry,
+      token,
+      headers: this.#source.authHeaders(token),
+      mandatoryAt: windows.mandatoryAt,
+      renewAt,
+    }
+    this.#current = current
+    this.#schedule(renewAt)
+    return current
+  }
+
+  /**
+   * The two windows before expiry. Mandatory: `clockTolerance` (at most a tenth of the
+   * lifetime). Advisory: `refreshWindow` (at most a fifth of the lifetime), widened by the
+   * source's ratio, and always at least twice the mandatory one so it starts first.
+   */
+  #windows(entry: StoredToken): { mandatoryAt: number; advisoryAt: number } {
+    if (entry.expiresAt === null) {
+      return { mandatoryAt: Number.POSITIVE_INFINITY, advisoryAt: Number.POSITIVE_INFINITY }
+    }
+    const lifetime = Math.max(0, entry.expiresAt - entry.issuedAt)
+    const tolerance = (this.#options.clockTolerance ?? DEFAULTS.clockTolerance) * 1000
+    const refreshWindow = (this.#options.refreshWindow ?? DEFAULTS.refreshWindow) * 1000
+    const mandatory = Math.min(tolerance, lifetime * 0.1)
+    const advisory = Math.max(
+      Math.min(refreshWindow, lifetime * 0.2),
+      (this.#source.refreshWindowRatio ?? 0) * lifetime,
+      mandatory * 2,
+    )
+    return { mandatoryAt: entry.expiresAt - mandatory, advisoryAt: entry.expiresAt - advisory }
+  }
+
+  /** One timer for the next background renewal (or retry); long waits are re-armed. */
+  #schedule(at: number): void {
+    this.#cancelTimer()
+    if (this.#closed || !Number.isFinite(at) || this.#source.reissueRevokesPrevious) return
+    const delay = at - this.#clock.now()
+    const timer = this.#clock.setTimeout(() => {
+      if (this.#timer !== timer) return
+      this.#timer = undefined
+      if (this.#clock.now() < at) this.#schedule(at)
+      else this.#renewInBackground()
+    }, clampDelay(delay))
+    this.#timer = timer
+  }
+
+  #cancelTimer(): void {
+    this.#timer?.cancel()
+    this.#timer = undefined
+  }
+
+  /** Remembers a failure and returns when the next attempt may start. */
+  #recordFailure(error: TokenKeeperError): number {
+    const now = this.#clock.now()
+    let retryAt: number
+    if (error.retryable) {
+      this.#attempts++
+      const initial = this.#options.backoff?.initial ?? DEFAULTS.backoffInitial
+      const max = this.#options.backoff?.max ?? DEFAULTS.backoffMax
+      const base = Math.min(max, initial * 2 ** (this.#attempts - 1))
+      retryAt = now + base * (0.5 + this.#random() * 0.5)
+    } else {
+      retryAt = now + (this.#options.negativeCacheTtl ?? DEFAULTS.negativeCacheTtl) * 1000
+    }
+    if (error.retryAt !== undefined) retryAt = Math.max(retryAt, error.retryAt)
+    this.#failure = { error, retryAt }
+    return retryAt
+  }
+
+  #rememberRejected(value: string): void {
+    this.#rejectedValues.add(value)
+    if (this.#rejectedValues.size > 32) {
+      const oldest = this.#rejectedValues.values().next().value as string
+      this.#rejectedValues.delete(oldest)
+    }
+  }
+
+  async #readStore(key: string): Promise<StoredToken | undefined> {
+    try {
+      return await this.#store.get(key)
+    } catch (error) {
+      throw toTokenKeeperError(error, this.#source.vendor)
+    }
+  }
+
+  #cacheKey(): string {
+    if (this.#key === undefined) {
+      const key = this.#source.cacheKey()
+      if (typeof key !== 'string' || key.length === 0) {
+        throw new ConfigurationError(
+          `${this.#source.vendor}: the token source returned an empty cache key`,
+        )
+      }
+      this.#key = key
+    }
+    return this.#key
+  }
+
+  #httpContext() {
+    const policy: OriginPolicy = normaliseOrigins(
+      this.#options.origins ?? this.#source.origins?.() ?? [],
+    )
+    return {
+      vendor: this.#source.vendor,
+      getToken: (options?: GetTokenOptions) => this.getToken(options),
+      invalidate: (token: AccessToken) => this.invalidate(token),
+      headersFor: (token: AccessToken) =>
+        this.#current?.token === token ? this.#current.headers : this.#source.authHeaders(token),
+      peekHeaders: () => {
+        if (this.#closed) return undefined
+        try {
+          const current = this.#peek()
+          return current ? { token: current.token, headers: current.headers } : undefined
+        } catch {
+          return undefined
+        }
+      },
+      rejectionStatuses: this.#rejectionStatuses,
+      origins: policy,
+      dispatcher: this.#options.dispatcher,
+    }
+  }
+
+  #publish(name: Parameters<typeof publish>[0], fields: Omit<TokenEvent, 'key' | 'vendor'>): void {
+    let key: string
+    try {
+      key = this.#cacheKey()
+    } catch {
+      key = '(unknown)'
+    }
+    publish(name, { key, vendor: this.#source.vendor, ...fields })
+  }
+
+  #log(level: keyof Logger, message: string, fields?: Record<string, unknown>): void {
+    try {
+      this.#options.logger?.[level]?.(message, { vendor: this.#source.vendor, ...fields })
+    } catch {
+      // A failing logger must not break token handling.
+    }
+  }
+}
+
+/** Waits for a shared promise, but lets this caller give up through its own signal. */
+function waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
+}
+
+function closedError(): TokenKeeperError {
+  return new TokenKeeperError('CLIENT_CLOSED', 'The token client is closed')
+}
+
+/** Every failure leaves as a TokenKeeperError; unknown errors are wrapped, not leaked raw. */
+function toTokenKeeperError(error: unknown, vendor: string): TokenKeeperError {
+  if (TokenKeeperError.is(error)) return error
+  const name = error instanceof Error ? error.name : typeof error
+  return new TokenKeeperError(
+    'TOKEN_ENDPOINT_UNAVAILABLE',
+    `${vendor}: unexpected ${name} while obtaining a token`,
+    { retryable: true, cause: error },
+  )
+}
+
+function errorFields(error: unknown): TokenEvent['error'] {
+  if (TokenKeeperError.is(error)) {
+    return { code: error.code, message: error.message, retryable: error.retryable }
+  }
+  return {
+    code: 'UNKNOWN',
+    message: error instanceof Error ? error.name : 'error',
+    retryable: false,
+  }
+}
+
+function describeError(error: unknown): string {
+  return TokenKeeperError.is(error)
+    ? `${error.code}: ${error.message}`
+    : error instanceof Error
+      ? error.name
+      : 'error'
+}
