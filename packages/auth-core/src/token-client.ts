@@ -175,6 +175,8 @@ class DefaultTokenClient implements TokenClient {
   #attempts = 0
   #timer: TimerHandle | undefined
   #closed = false
+  /** The current token was rejected by an API and nothing has replaced it yet. */
+  #currentRejected = false
 
   constructor(source: TokenSource, options: TokenClientOptions) {
     this.#source = source
@@ -230,6 +232,7 @@ class DefaultTokenClient implements TokenClient {
     this.#rememberRejected(value)
     if (wasCurrent) {
       this.#current = undefined
+      this.#currentRejected = true
       this.#cancelTimer()
     }
     let key: string
@@ -298,6 +301,7 @@ class DefaultTokenClient implements TokenClient {
   async #getTokenSlow(options: GetTokenOptions | undefined): Promise<AccessToken> {
     const key = this.#cacheKey()
     const stored = await this.#readStore(key)
+    if (this.#closed) throw closedError()
     const forced = options?.forceRefresh === true
     const current = this.#adopt(stored)
     const now = this.#clock.now()
@@ -314,10 +318,12 @@ class DefaultTokenClient implements TokenClient {
     }
     const reason: TokenRequestReason = forced
       ? 'forced'
-      : stored === undefined
-        ? 'initial'
-        : stored.rejected || this.#rejectedValues.has(stored.value)
-          ? 'rejected'
+      : this.#currentRejected ||
+          stored?.rejected ||
+          (stored && this.#rejectedValues.has(stored.value))
+        ? 'rejected'
+        : stored === undefined
+          ? 'initial'
           : 'expired'
     try {
       const renewed = await waitFor(this.#run(reason, stored), options?.signal)
@@ -359,6 +365,7 @@ class DefaultTokenClient implements TokenClient {
   /** Single flight: all callers share one token request. */
   #run(reason: TokenRequestReason, replacing: StoredToken | undefined): Promise<Current> {
     if (this.#inflight) return this.#inflight
+    if (this.#closed) return Promise.reject(closedError())
     const promise = this.#obtain(reason, replacing).finally(() => {
       if (this.#inflight === promise) this.#inflight = undefined
     })
@@ -373,6 +380,7 @@ class DefaultTokenClient implements TokenClient {
     try {
       const { entry, issued } = await this.#obtainEntry(key, reason, replacing)
       if (issued) this.#rejectedValues.delete(entry.value)
+      this.#currentRejected = false
       this.#failure = undefined
       this.#attempts = 0
       const current = this.#adopt(entry)
@@ -495,13 +503,13 @@ class DefaultTokenClient implements TokenClient {
     )
     const started = now()
     this.#publish('requested', { reason })
-    const issued: IssuedToken = await this.#source.requestToken({
-      transport,
-      signal: this.#abort.signal,
-      now,
-      previous,
-      reason,
-    })
+    const signal = this.#abort.signal
+    signal.throwIfAborted()
+    // Raced against the client's signal so that close() never waits on a source that ignores it.
+    const issued: IssuedToken = await waitFor(
+      this.#source.requestToken({ transport, signal, now, previous, reason }),
+      signal,
+    )
     const vendor = this.#source.vendor
     if (typeof issued?.value !== 'string' || !HEADER_SAFE.test(issued.value)) {
       throw new InvalidTokenResponseError(
