@@ -119,7 +119,12 @@ export function captureEvents(): {
     subscribe(channel, handler)
     return () => unsubscribe(channel, handler)
   })
-  return { events, stop: () => handlers.forEach((off) => off()) }
+  return {
+    events,
+    stop: () => {
+      for (const off of handlers) off()
+    },
+  }
 }
 
 /** Records unhandled rejections for the duration of a test. */
