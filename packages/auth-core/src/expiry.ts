@@ -77,17 +77,19 @@ export function computeExpiry(
 }
 
 /**
- * How far the server's clock is ahead of ours, in ms, from its `Date` header. The header has
- * one-second resolution, so differences within a second (plus the round trip) count as none.
+ * How far the server's clock is ahead of ours, in ms, from its `Date` header. The server stamped
+ * the header somewhere between our send and our receipt, floored to the second, so the true skew
+ * lies in `[date - receivedAt, date + 1000 - sentAt]`. If that interval holds zero we assume no
+ * skew; otherwise we take its upper end, which yields the earlier (conservative) local expiry.
  */
 export function serverSkew(exchange: Exchange): number {
   if (!exchange.date) return 0
   const serverTime = Date.parse(exchange.date)
   if (Number.isNaN(serverTime)) return 0
-  // The server stamped the Date somewhere between our send and our receipt, floored to seconds.
-  if (serverTime + 1000 < exchange.sentAt) return serverTime + 1000 - exchange.sentAt
-  if (serverTime > exchange.receivedAt) return serverTime - exchange.receivedAt
-  return 0
+  const low = serverTime - exchange.receivedAt
+  const high = serverTime + 1000 - exchange.sentAt
+  if (low <= 0 && high >= 0) return 0
+  return high
 }
 
 /**
