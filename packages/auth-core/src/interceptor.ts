@@ -46,10 +46,25 @@ export function createAuthInterceptor(
     }
   }
 
+  // Dispatch options carry the origin as the caller wrote it; parsing a URL per request is
+  // costly, so remember the verdict per spelling (bounded).
+  const verdicts = new Map<string, boolean>()
+  const allowed = (origin: DispatchOptions['origin']): boolean => {
+    if (origin === undefined) return false
+    if (typeof origin !== 'string') return policy.allows(origin.origin)
+    let verdict = verdicts.get(origin)
+    if (verdict === undefined) {
+      const parsed = originOf(origin)
+      verdict = parsed !== undefined && policy.allows(parsed)
+      if (verdicts.size >= 256) verdicts.clear()
+      verdicts.set(origin, verdict)
+    }
+    return verdict
+  }
+
   return (dispatch: Dispatch): Dispatch =>
     function authInterceptor(opts: DispatchOptions, handler: DispatchHandler): boolean {
-      const origin = originOf(opts.origin)
-      if (origin === undefined || !policy.allows(origin)) return dispatch(opts, handler)
+      if (!allowed(opts.origin)) return dispatch(opts, handler)
 
       const cached = context.peekHeaders()
       if (cached) {
@@ -85,23 +100,22 @@ function originOf(origin: DispatchOptions['origin']): string | undefined {
 
 /** Adds (or replaces) headers, whatever shape the caller used for `opts.headers`. */
 function withHeaders(opts: DispatchOptions, auth: Record<string, string>): DispatchOptions {
+  const source = opts.headers
+  if (source === undefined || source === null) return { ...opts, headers: { ...auth } }
   const names = new Set(Object.keys(auth).map((name) => name.toLowerCase()))
   const merged: Record<string, string | string[]> = {}
-  const source = opts.headers
-  if (source) {
-    if (Array.isArray(source)) {
-      // Flat [name, value, name, value, ...] list.
-      for (let index = 0; index + 1 < source.length; index += 2) {
-        addHeader(merged, names, String(source[index]), source[index + 1] as string | string[])
-      }
-    } else if (typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function') {
-      for (const [name, value] of source as Iterable<[string, string | string[]]>) {
-        addHeader(merged, names, name, value)
-      }
-    } else {
-      for (const [name, value] of Object.entries(source as IncomingHttpHeaders)) {
-        if (value !== undefined) addHeader(merged, names, name, value)
-      }
+  if (Array.isArray(source)) {
+    // Flat [name, value, name, value, ...] list.
+    for (let index = 0; index + 1 < source.length; index += 2) {
+      addHeader(merged, names, String(source[index]), source[index + 1] as string | string[])
+    }
+  } else if (typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of source as Iterable<[string, string | string[]]>) {
+      addHeader(merged, names, name, value)
+    }
+  } else {
+    for (const [name, value] of Object.entries(source as IncomingHttpHeaders)) {
+      if (value !== undefined) addHeader(merged, names, name, value)
     }
   }
   Object.assign(merged, auth)

@@ -22,6 +22,7 @@ export class MemoryTokenStore implements TokenStore {
   readonly shared = false
   readonly #entries = new Map<string, StoredToken>()
   readonly #leases = new Map<string, Waiter[]>()
+  readonly #watchers = new Map<string, Set<() => void>>()
   readonly #maxEntries: number
   readonly #clock: Clock
   /** The key at the end of the LRU order, so the hot path skips reordering. */
@@ -68,7 +69,9 @@ export class MemoryTokenStore implements TokenStore {
     while (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value as string
       this.#entries.delete(oldest)
+      this.#notify(oldest)
     }
+    this.#notify(key)
     return true
   }
 
@@ -76,12 +79,33 @@ export class MemoryTokenStore implements TokenStore {
     const current = this.#entries.get(key)
     if (current === undefined || current.value !== value || current.rejected) return false
     this.#entries.set(key, { ...current, rejected: true })
+    this.#notify(key)
     return true
   }
 
   delete(key: string): void {
-    this.#entries.delete(key)
+    const existed = this.#entries.delete(key)
     if (this.#mostRecent === key) this.#mostRecent = undefined
+    if (existed) this.#notify(key)
+  }
+
+  watch(key: string, listener: () => void): () => void {
+    let listeners = this.#watchers.get(key)
+    if (listeners === undefined) {
+      listeners = new Set()
+      this.#watchers.set(key, listeners)
+    }
+    listeners.add(listener)
+    return () => {
+      listeners.delete(listener)
+      if (listeners.size === 0 && this.#watchers.get(key) === listeners) this.#watchers.delete(key)
+    }
+  }
+
+  #notify(key: string): void {
+    const listeners = this.#watchers.get(key)
+    if (listeners === undefined) return
+    for (const listener of listeners) listener()
   }
 
   lease(key: string, options: LeaseOptions): Promise<TokenLease | null> {

@@ -113,6 +113,8 @@ export interface TokenClient {
 interface Current {
   readonly entry: StoredToken
   readonly token: AccessToken
+  /** `Promise.resolve(token)`, made once: the hot path hands out this same settled promise. */
+  readonly promise: Promise<AccessToken>
   readonly headers: Record<string, string>
   /** From here on callers wait for a new token. */
   readonly mandatoryAt: number
@@ -174,7 +176,19 @@ class DefaultTokenClient implements TokenClient {
   #failure: Failure | undefined
   #attempts = 0
   #timer: TimerHandle | undefined
+  /** When the armed timer fires (infinity when none is armed). */
+  #timerAt = Number.POSITIVE_INFINITY
   #closed = false
+  /**
+   * The current token while it needs no attention (before its renewal time and its mandatory
+   * window). Cleared by the timer armed for that moment, by `invalidate()`, and by the store's
+   * change notifications, so the hot path reads no clock. Only used with stores that can notify.
+   */
+  #fresh: Current | undefined
+  /** Every 64th hot-path call still reads the clock, in case timers run late (busy event loop). */
+  #calls = 0
+  #unwatch: (() => void) | undefined
+  #watching = false
   /** The current token was rejected by an API and nothing has replaced it yet. */
   #currentRejected = false
 
@@ -204,21 +218,25 @@ class DefaultTokenClient implements TokenClient {
   // -- public API ------------------------------------------------------------------------------
 
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
-    if (this.#closed) return Promise.reject(closedError())
-    if (options?.forceRefresh !== true) {
+    if (options === undefined || options.forceRefresh !== true) {
+      const fresh = this.#fresh
+      if (fresh !== undefined && (++this.#calls & 63) !== 0) return fresh.promise
+      if (this.#closed) return Promise.reject(closedError())
       try {
         const current = this.#peek()
-        if (current) return Promise.resolve(current.token)
+        if (current) return current.promise
       } catch (error) {
         return Promise.reject(error)
       }
+    } else if (this.#closed) {
+      return Promise.reject(closedError())
     }
     return this.#getTokenSlow(options)
   }
 
   async getAuthHeaders(options?: { signal?: AbortSignal }): Promise<Record<string, string>> {
     if (!this.#closed) {
-      const current = this.#peek()
+      const current = this.#fresh ?? this.#peek()
       if (current) return { ...current.headers }
     }
     const token = await this.getToken(options)
@@ -230,6 +248,7 @@ class DefaultTokenClient implements TokenClient {
     const current = this.#current
     const wasCurrent = current !== undefined && current.token.value === value
     this.#rememberRejected(value)
+    this.#fresh = undefined
     if (wasCurrent) {
       this.#current = undefined
       this.#currentRejected = true
@@ -275,6 +294,8 @@ class DefaultTokenClient implements TokenClient {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#fresh = undefined
+    this.#unwatch?.()
     this.#cancelTimer()
     this.#abort.abort(closedError())
     await this.#inflight?.catch(noop)
@@ -285,7 +306,9 @@ class DefaultTokenClient implements TokenClient {
 
   /** Synchronous fast path: a current token outside the mandatory window, or `undefined`. */
   #peek(): Current | undefined {
-    const stored = this.#store.get(this.#cacheKey())
+    const key = this.#cacheKey()
+    if (!this.#watching) this.#watch(key)
+    const stored = this.#store.get(key)
     if (stored instanceof Promise) {
       stored.catch(noop)
       return undefined
@@ -295,7 +318,23 @@ class DefaultTokenClient implements TokenClient {
     const now = this.#clock.now()
     if (now >= current.mandatoryAt) return undefined
     if (now >= current.renewAt) this.#renewInBackground()
+    else if (
+      this.#unwatch !== undefined &&
+      current === this.#current &&
+      this.#timerAt <= current.renewAt
+    ) {
+      this.#fresh = current
+    }
     return current
+  }
+
+  /** Subscribes to the store's change notifications for our key, if it offers them. */
+  #watch(key: string): void {
+    this.#watching = true
+    if (!this.#store.watch) return
+    this.#unwatch = this.#store.watch(key, () => {
+      this.#fresh = undefined
+    })
   }
 
   async #getTokenSlow(options: GetTokenOptions | undefined): Promise<AccessToken> {
@@ -572,12 +611,16 @@ class DefaultTokenClient implements TokenClient {
     const current: Current = {
       entry,
       token,
+      promise: Promise.resolve(token),
       headers: this.#source.authHeaders(token),
       mandatoryAt: windows.mandatoryAt,
       renewAt,
     }
     this.#current = current
-    this.#schedule(renewAt)
+    this.#fresh = undefined
+    // Wake up at the renewal time (or, for sources never renewed ahead, when the mandatory
+    // window opens) to renew and to end the hot path's trust in this token.
+    this.#schedule(Math.min(renewAt, windows.mandatoryAt))
     return current
   }
 
@@ -605,20 +648,28 @@ class DefaultTokenClient implements TokenClient {
   /** One timer for the next background renewal (or retry); long waits are re-armed. */
   #schedule(at: number): void {
     this.#cancelTimer()
-    if (this.#closed || !Number.isFinite(at) || this.#source.reissueRevokesPrevious) return
+    if (this.#closed || !Number.isFinite(at)) return
     const delay = at - this.#clock.now()
     const timer = this.#clock.setTimeout(() => {
       if (this.#timer !== timer) return
       this.#timer = undefined
-      if (this.#clock.now() < at) this.#schedule(at)
-      else this.#renewInBackground()
+      this.#timerAt = Number.POSITIVE_INFINITY
+      if (this.#clock.now() < at) {
+        this.#schedule(at)
+        return
+      }
+      this.#fresh = undefined
+      this.#renewInBackground()
     }, clampDelay(delay))
     this.#timer = timer
+    this.#timerAt = at
   }
 
   #cancelTimer(): void {
     this.#timer?.cancel()
     this.#timer = undefined
+    this.#timerAt = Number.POSITIVE_INFINITY
+    this.#fresh = undefined
   }
 
   /** Remembers a failure and returns when the next attempt may start. */
@@ -679,10 +730,12 @@ class DefaultTokenClient implements TokenClient {
       headersFor: (token: AccessToken) =>
         this.#current?.token === token ? this.#current.headers : this.#source.authHeaders(token),
       peekHeaders: () => {
+        const fresh = this.#fresh
+        if (fresh !== undefined && (++this.#calls & 63) !== 0) return fresh
         if (this.#closed) return undefined
         try {
           const current = this.#peek()
-          return current ? { token: current.token, headers: current.headers } : undefined
+          return current
         } catch {
           return undefined
         }

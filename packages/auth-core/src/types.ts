@@ -213,9 +213,16 @@ export interface TokenStore {
    */
   lease?(key: string, options: LeaseOptions): Promise<TokenLease | null>
   /**
-   * True when the store is shared across processes; the client then re-reads it instead of
-   * trusting in-process state alone.
+   * Calls `listener` whenever the entry for `key` may have changed (written, invalidated or
+   * deleted, by this or another client or process). Returns an unsubscribe function.
+   *
+   * Optional, but it is what lets a client answer `getToken()` from memory without reading the
+   * store on every call; without it the client reads the store each time. A store that cannot
+   * currently guarantee notifications (e.g. its subscription is down) must call the listener
+   * when it loses that guarantee.
    */
+  watch?(key: string, listener: () => void): () => void
+  /** True when the store is shared across processes. */
   readonly shared?: boolean
   /** Releases connections and timers. */
   close?(): MaybePromise<void>

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { Agent, type Dispatcher, type MockAgent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTokenClient, ManualClock, type TokenClient } from '../src/index.ts'
+import { createTokenClient, type FetchInit, ManualClock, type TokenClient } from '../src/index.ts'
 import {
   API_ORIGIN,
   exampleSource,
