@@ -111,12 +111,12 @@ describe('fetch()', () => {
       clock: new ManualClock(),
     })
     clients.push(client)
-    const body = Readable.toWeb(Readable.from(['chunk'])) as ReadableStream
+    const body = Readable.from(['chunk'])
     const response = await client.fetch(`${API_ORIGIN}/things`, {
       method: 'POST',
       body,
       duplex: 'half',
-    } as RequestInit)
+    } as FetchInit)
     expect(response.status).toBe(401)
     expect(seen.rejected).toBe(1)
     expect(endpoint.count).toBe(1)
