@@ -77,6 +77,38 @@ describe('single flight', () => {
   })
 })
 
+describe('hot path coherence', () => {
+  it('a client sees a token renewed by another client of the same store at once', async () => {
+    const agent = mockAgent()
+    const endpoint = tokenEndpoint(agent, numberedTokens())
+    const clock = new ManualClock()
+    const store = new MemoryTokenStore({ clock })
+    const first = track(createTokenClient(exampleSource(), { dispatcher: agent, clock, store }))
+    const second = track(createTokenClient(exampleSource(), { dispatcher: agent, clock, store }))
+    await first.getToken()
+    expect((await second.getToken()).value).toBe('token-1')
+    // An API rejects token-1 for the first client, which renews.
+    first.invalidate(await first.getToken())
+    expect((await first.getToken()).value).toBe('token-2')
+    expect((await second.getToken()).value).toBe('token-2')
+    expect(endpoint.count).toBe(2)
+  })
+
+  it('re-reads the clock now and then even if timers run late', async () => {
+    const agent = mockAgent()
+    const endpoint = tokenEndpoint(agent, numberedTokens(600))
+    const clock = new ManualClock()
+    const client = track(createTokenClient(exampleSource(), { dispatcher: agent, clock }))
+    await client.getToken()
+    // Jump past expiry without firing timers (a blocked event loop).
+    clock.set(clock.now() + 601_000)
+    const values = new Set<string>()
+    for (let call = 0; call < 64; call++) values.add((await client.getToken()).value)
+    expect(values.has('token-2')).toBe(true)
+    expect(endpoint.count).toBe(2)
+  })
+})
+
 describe('renewal windows', () => {
   it('renews in the background inside the advisory window while callers keep the current token', async () => {
     const agent = mockAgent()
