@@ -144,3 +144,15 @@ export function recordingLogger(): {
     logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
   }
 }
+
+/** Resolves with the next event on one of the core's token channels. */
+export function nextEvent(name: keyof typeof TOKEN_CHANNELS): Promise<TokenEvent> {
+  const channel = TOKEN_CHANNELS[name]
+  return new Promise((resolve) => {
+    const handler = (message: unknown) => {
+      unsubscribe(channel, handler)
+      resolve(message as TokenEvent)
+    }
+    subscribe(channel, handler)
+  })
+}
