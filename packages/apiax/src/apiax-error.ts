@@ -79,7 +79,7 @@ function hint(status: number, error: string | undefined, context: ApiaxErrorCont
         return 'The refresh token is no longer valid; the next attempt logs in with the password'
       }
       if (status === 401) {
-        return `The user name or password is wrong. Not retrying: repeated failed logins can lock the Apiax account out. Check ${credentials}, then create a new client (getToken({ forceRefresh: true }) tries once more)`
+        return `The user name or password is wrong. Not retrying automatically: repeated failed logins can lock the Apiax account out. Check ${credentials}, then create a new client (getToken({ forceRefresh: true }) tries once more after negativeCacheTtl)`
       }
       return `The account cannot log in: it is disabled, temporarily locked, or not fully set up (for example a pending password change). Not retrying automatically; ask Apiax support, then create a new client`
     case 'unauthorized_client':

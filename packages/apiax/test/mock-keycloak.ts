@@ -136,7 +136,7 @@ export class MockKeycloak {
       const token = form.get('refresh_token') ?? ''
       const sessionId = this.#refreshTokens.get(token)
       const session = sessionId ? this.#sessions.get(sessionId) : undefined
-      if (!sessionId || !session || !session.alive) {
+      if (!sessionId || !session?.alive) {
         return {
           status: 400,
           body: { error: 'invalid_grant', error_description: 'Session not active' },
