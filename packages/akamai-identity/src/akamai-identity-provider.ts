@@ -43,6 +43,7 @@ export function createAkamaiIdentity(settings: AkamaiIdentitySettings = {}): Tok
     region,
     baseUrl,
     oidcUrl,
+    environment,
     // Everything else is a TokenClientOptions field (present or future) and goes to the core.
     ...clientOptions
   } = settings
@@ -54,6 +55,7 @@ export function createAkamaiIdentity(settings: AkamaiIdentitySettings = {}): Tok
     region,
     baseUrl,
     oidcUrl,
+    environment,
   })
   return createTokenClient(source, clientOptions)
 }

@@ -311,6 +311,53 @@ describe('environment variables', () => {
     expect(resolved.clientSecret.reveal()).toBe('code-secret')
   })
 
+  it('reads an injected environment instead of process.env', () => {
+    vi.stubEnv(env.region, 'eu')
+    const resolved = resolve({
+      environment: {
+        [env.oidcUrl]: `https://v1.api.jp.janrain.com/${CUSTOMER_ID}/login`,
+        [env.clientId]: 'injected-client',
+        [env.clientSecret]: 'injected-secret',
+        [env.scope]: '*:config/**',
+      },
+    })
+    expect(resolved).toMatchObject({
+      baseUrl: 'https://v1.api.jp.janrain.com',
+      clientId: 'injected-client',
+      scope: '*:config/**',
+    })
+    expect(resolved.clientSecret.reveal()).toBe('injected-secret')
+  })
+
+  it('environment: {} turns the fallbacks off (user-supplied settings never get the server secret)', () => {
+    vi.stubEnv(env.clientSecret, CLIENT_SECRET)
+    vi.stubEnv(env.customerId, CUSTOMER_ID)
+    const resolver = createSettingsResolver({
+      baseUrl: 'https://attacker.example',
+      customerId: 'c',
+      clientId: 'someone',
+      clientSecret: '',
+      environment: {},
+    })
+    const error = configurationError(() => resolver.resolve())
+    expect(error.setting).toBe('clientSecret')
+    expect(
+      configurationError(() =>
+        createSettingsResolver({ region: 'us', ...credentials, environment: {} }).resolve(),
+      ).setting,
+    ).toBe('customerId')
+  })
+
+  it('rejects an environment that is not an object', () => {
+    expect(
+      configurationError(() =>
+        akamaiIdentityTokenSource({
+          environment: 'process.env' as unknown as Record<string, string>,
+        }),
+      ).setting,
+    ).toBe('environment')
+  })
+
   it('takes the customer id from the environment when only the location is in code', () => {
     vi.stubEnv(env.customerId, 'env-customer')
     expect(resolve({ region: 'us', ...credentials }).customerId).toBe('env-customer')

@@ -84,6 +84,12 @@ export interface AkamaiIdentityTokenSourceSettings {
    * customer id. Env `AKAMAI_IDENTITY_OIDC_URL`.
    */
   oidcUrl?: string
+  /**
+   * Where the `AKAMAI_IDENTITY_*` fallbacks are read from; default `process.env`. Pass `{}` to
+   * turn the fallbacks off, e.g. where settings come from a user (n8n credentials) and must
+   * never pick up the server's own variables.
+   */
+  environment?: Readonly<Record<string, string | undefined>>
 }
 
 /** Where the APIs and the token endpoint are. */
@@ -307,9 +313,17 @@ function codeValue(value: unknown, setting: string): string | undefined {
   return optionalSetting({ value: value as string | undefined, setting, vendor: VENDOR })
 }
 
+type Environment = Readonly<Record<string, string | undefined>> | undefined
+
 /** Reads one environment variable (blank counts as unset). */
-function envValue(name: string): string | undefined {
-  return optionalSetting({ value: undefined, setting: name, env: name, vendor: VENDOR })
+function envValue(name: string, environment: Environment): string | undefined {
+  return optionalSetting({
+    value: undefined,
+    setting: name,
+    env: name,
+    vendor: VENDOR,
+    ...(environment ? { environment } : {}),
+  })
 }
 
 /**
@@ -343,6 +357,11 @@ export function createSettingsResolver(
   const codeClientId = codeValue(settings.clientId, 'clientId')
   // Type-checks the secret now; its value is read again on first use.
   optionalSecret({ value: settings.clientSecret, setting: 'clientSecret', vendor: VENDOR })
+  const environment = settings.environment
+  if (environment !== undefined && (typeof environment !== 'object' || environment === null)) {
+    fail('environment must be an object of variables, e.g. process.env or {}', 'environment')
+  }
+  const env = (name: string) => envValue(name, environment)
   const codeScope =
     settings.scope === undefined || settings.scope === ''
       ? undefined
@@ -355,27 +374,27 @@ export function createSettingsResolver(
     if (location) return location
     // Location variables are a unit: a location passed in code replaces all of them.
     const codeHasLocation = code.baseUrl !== undefined
-    const env = resolveLayer(
+    const fromEnvironment = resolveLayer(
       {
-        customerId: code.customerId ? undefined : envValue(ENV_NAMES.customerId),
+        customerId: code.customerId ? undefined : env(ENV_NAMES.customerId),
         ...(codeHasLocation
           ? {}
           : {
-              oidcUrl: envValue(ENV_NAMES.oidcUrl),
-              baseUrl: envValue(ENV_NAMES.baseUrl),
-              region: envValue(ENV_NAMES.region),
+              oidcUrl: env(ENV_NAMES.oidcUrl),
+              baseUrl: env(ENV_NAMES.baseUrl),
+              region: env(ENV_NAMES.region),
             }),
       },
       ENV_NAMES,
     )
-    const baseUrl = code.baseUrl ?? env.baseUrl
+    const baseUrl = code.baseUrl ?? fromEnvironment.baseUrl
     if (!baseUrl) {
       fail(
         `the API location is missing; pass { region } (us, eu, jp, ...), { baseUrl } or { oidcUrl }, or set ${ENV_NAMES.region}, ${ENV_NAMES.baseUrl} or ${ENV_NAMES.oidcUrl}`,
         'region',
       )
     }
-    const customerId = code.customerId ?? env.customerId
+    const customerId = code.customerId ?? fromEnvironment.customerId
     if (!customerId) {
       fail(
         `customerId is missing; pass { customerId } or { oidcUrl }, or set ${ENV_NAMES.customerId} or ${ENV_NAMES.oidcUrl}`,
@@ -403,14 +422,16 @@ export function createSettingsResolver(
         setting: 'clientId',
         env: AKAMAI_IDENTITY_ENVIRONMENT.clientId,
         vendor: VENDOR,
+        ...(environment ? { environment } : {}),
       })
       const clientSecret = loadSecret({
         value: settings.clientSecret,
         setting: 'clientSecret',
         env: AKAMAI_IDENTITY_ENVIRONMENT.clientSecret,
         vendor: VENDOR,
+        ...(environment ? { environment } : {}),
       })
-      const envScope = codeScope ? undefined : envValue(AKAMAI_IDENTITY_ENVIRONMENT.scope)
+      const envScope = codeScope ? undefined : env(AKAMAI_IDENTITY_ENVIRONMENT.scope)
       const scope =
         codeScope ??
         (envScope ? checkScope(envScope, AKAMAI_IDENTITY_ENVIRONMENT.scope) : undefined) ??
