@@ -105,6 +105,20 @@ describe('password grant errors', () => {
     expect(error.message).not.toContain(USERNAME)
   })
 
+  it('redacts the password or refresh token if a proxy echoes it in error_description', async () => {
+    const echoed = await failure(
+      json(400, { error: 'invalid_request', error_description: `bad password ${PASSWORD}` }),
+    )
+    expect(echoed.message).toContain('bad password [redacted]')
+    expect(echoed.message).not.toContain(PASSWORD)
+    const refresh = await failure(
+      json(400, { error: 'invalid_request', error_description: 'token SECRET-refresh-9 refused' }),
+      {},
+      'refresh_token',
+    )
+    expect(refresh.message).toContain('token [redacted] refused')
+  })
+
   it('reads Retry-After into retryAt', async () => {
     const error = await failure(json(429, '', { 'retry-after': '120' }))
     expect(error.retryAt).toBe(now + 120_000)

@@ -20,6 +20,8 @@ export interface ApiaxErrorContext {
   readonly clientId: string
   /** Whether a 2FA client assertion was sent. */
   readonly assertion: boolean
+  /** Values that were sent (password, refresh token): replaced if the server echoes them. */
+  readonly secrets?: readonly string[]
 }
 
 const credentials = `username / ${APIAX_ENVIRONMENT.username} and password / ${APIAX_ENVIRONMENT.password}`
@@ -58,13 +60,24 @@ export function apiaxTokenError(
   context: ApiaxErrorContext,
 ): TokenEndpointError {
   const oauth = readOAuthError(response)
+  const error = oauth.error && redact(oauth.error, context.secrets)
+  const description = oauth.errorDescription && redact(oauth.errorDescription, context.secrets)
   return tokenEndpointError(response, {
     vendor: VENDOR,
     now: context.now,
-    ...(oauth.error ? { oauthError: oauth.error } : {}),
-    ...(oauth.errorDescription ? { description: oauth.errorDescription } : {}),
+    ...(error ? { oauthError: error } : {}),
+    ...(description ? { description } : {}),
     hint: hint(response.status, oauth.error, context),
   })
+}
+
+/** Keycloak does not echo credentials, but a proxy in front of it might. */
+function redact(text: string, secrets: readonly string[] = []): string {
+  let clean = text
+  for (const secret of secrets) {
+    if (secret.length >= 4) clean = clean.split(secret).join('[redacted]')
+  }
+  return clean
 }
 
 function hint(status: number, error: string | undefined, context: ApiaxErrorContext): string {

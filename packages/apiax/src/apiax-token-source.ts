@@ -169,6 +169,7 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
       now: context.now(),
       clientId: config.clientId,
       assertion: config.assertion !== undefined,
+      secrets: [state.refreshToken, config.password.reveal()],
     })
   }
 
@@ -191,6 +192,7 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
       now: context.now(),
       clientId: config.clientId,
       assertion: config.assertion !== undefined,
+      secrets: [config.password.reveal()],
     })
     if (isLoginRefused(response)) refusal = error
     throw error
