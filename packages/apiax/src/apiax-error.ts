@@ -131,13 +131,18 @@ export interface ApiaxApiErrorOptions {
  */
 export class ApiaxApiError extends Error {
   override name = 'ApiaxApiError'
+  /** Stable code, for `switch (error.code)` next to the core's codes. */
+  readonly code = 'APIAX_API_ERROR'
   readonly status: number
+  /** 429 and 5xx: the same call may succeed later. */
+  readonly retryable: boolean
   readonly path: string
   readonly details?: Record<string, unknown>
 
   constructor(message: string, options: ApiaxApiErrorOptions) {
     super(message)
     this.status = options.status
+    this.retryable = options.status === 429 || options.status >= 500
     this.path = options.path
     if (options.details !== undefined) this.details = options.details
   }

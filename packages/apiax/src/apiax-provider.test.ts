@@ -273,6 +273,31 @@ describe('settings', () => {
     }
   })
 
+  it('reads the fallbacks from the environment option; {} turns them off', async () => {
+    process.env.APIAX_USERNAME = 'SECRET-server-user'
+    process.env.APIAX_PASSWORD = 'SECRET-server-password'
+    process.env.APIAX_TOKEN_URL = 'https://server.example.test/token'
+    const userSupplied = createApiax({
+      tokenUrl: 'https://attacker.example.test/token',
+      username: USERNAME,
+      environment: {},
+      dispatcher: mockAgent(),
+    })
+    const error = await userSupplied.getToken().catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'CONFIGURATION_INVALID', setting: 'password' })
+    await userSupplied.close()
+
+    const { keycloak, client } = setup({
+      username: undefined,
+      password: undefined,
+      apiKey: undefined,
+      environment: { APIAX_USERNAME: USERNAME, APIAX_PASSWORD: PASSWORD, APIAX_API_KEY: API_KEY },
+    })
+    expect(await client.getAuthHeaders()).toMatchObject({ Apikey: API_KEY })
+    expect(keycloak.requests[0]?.form.get('password')).toBe(PASSWORD)
+    expect(() => createApiax({ environment: 'none' as never })).toThrow(ConfigurationError)
+  })
+
   it('rejects bad values passed in code at factory time', () => {
     const { privateKey: ecKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const { privateKey: smallKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 })

@@ -64,6 +64,12 @@ export interface ApiaxSettings extends TokenClientOptions {
    * 14 days (the default); a shorter value is fine, a longer one only earns `invalid_grant`.
    */
   refreshTokenMaxAge?: number
+  /**
+   * Where the `APIAX_*` fallbacks are read; default `process.env`. Pass `{}` to turn them off
+   * wherever settings come from someone else (n8n credentials), so that a blank field never
+   * picks up the server's own password and sends it to a token URL the user chose.
+   */
+  environment?: Readonly<Record<string, string | undefined>>
 }
 
 /** Apiax's production Keycloak token endpoint. */
@@ -89,6 +95,7 @@ const SOURCE_SETTINGS = [
   'apiUrl',
   'clientAssertion',
   'refreshTokenMaxAge',
+  'environment',
 ] as const satisfies ReadonlyArray<keyof ApiaxSettings>
 
 /** API base URL of each client made by {@link createApiax}, for `apiaxRules(client)`. */

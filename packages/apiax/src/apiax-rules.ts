@@ -57,6 +57,8 @@ export interface ApiaxRules {
 export interface ApiaxRulesOptions {
   /** Rule engine base URL. Default: the client's `apiUrl`, else `APIAX_API_URL`, else Apiax's. */
   apiUrl?: string
+  /** Where `APIAX_API_URL` is read when neither is given; default `process.env`. */
+  environment?: Readonly<Record<string, string | undefined>>
 }
 
 /**
@@ -75,7 +77,10 @@ export interface ApiaxRulesOptions {
  */
 export function apiaxRules(client: TokenClient, options: ApiaxRulesOptions = {}): ApiaxRules {
   const explicit = options.apiUrl ? urlSetting(options.apiUrl, 'apiUrl', VENDOR) : undefined
-  const baseUrl = () => explicit ?? apiUrlOf(client)?.() ?? resolveApiUrl({})
+  const baseUrl = () =>
+    explicit ??
+    apiUrlOf(client)?.() ??
+    resolveApiUrl({ ...(options.environment ? { environment: options.environment } : {}) })
 
   async function post<Result>(
     path: string,

@@ -79,6 +79,13 @@ export function validateExplicitSettings(settings: ApiaxSettings): void {
   if (settings.apiKey !== undefined && settings.apiKey !== '') {
     checkApiKey(typeof settings.apiKey === 'string' ? new Secret(settings.apiKey) : settings.apiKey)
   }
+  const environment = settings.environment
+  if (environment !== undefined && (environment === null || typeof environment !== 'object')) {
+    throw new ConfigurationError(
+      `${VENDOR}: environment must be an object of variables, e.g. process.env or {}`,
+      { setting: 'environment' },
+    )
+  }
   if (settings.tokenUrl) urlSetting(settings.tokenUrl, 'tokenUrl', VENDOR)
   if (settings.apiUrl) urlSetting(settings.apiUrl, 'apiUrl', VENDOR)
   if (settings.refreshTokenMaxAge !== undefined) refreshTokenMaxAge(settings.refreshTokenMaxAge)
@@ -112,10 +119,8 @@ export function validateExplicitSettings(settings: ApiaxSettings): void {
  * Resolves every setting (code first, then the environment, then defaults). Throws a
  * {@link ConfigurationError} naming the option and its variable.
  */
-export function resolveSettings(
-  settings: ApiaxSettings,
-  environment: Readonly<Record<string, string | undefined>> = process.env,
-): ResolvedApiaxSettings {
+export function resolveSettings(settings: ApiaxSettings): ResolvedApiaxSettings {
+  const environment = settings.environment ?? process.env
   const lookup = { vendor: VENDOR, environment }
   const username = loadSetting({
     ...lookup,
@@ -160,11 +165,8 @@ export function resolveSettings(
 }
 
 /** Only the rule engine URL (for `origins()` and the rules helper, which need nothing else). */
-export function resolveApiUrl(
-  settings: ApiaxSettings,
-  environment: Readonly<Record<string, string | undefined>> = process.env,
-): string {
-  return readUrl(settings.apiUrl, 'apiUrl', APIAX_API_URL, environment)
+export function resolveApiUrl(settings: ApiaxSettings): string {
+  return readUrl(settings.apiUrl, 'apiUrl', APIAX_API_URL, settings.environment ?? process.env)
 }
 
 function readUrl(
