@@ -49,15 +49,22 @@ export interface ClearCfcSourceSettings {
    * interceptor next to the token.
    */
   headers?: Readonly<Record<string, string>>
+  /**
+   * Where the `CLEAR_*` fallbacks are read. Default `process.env`; `{}` turns the fallbacks off,
+   * which a host running other people's settings (n8n) should do, so that a blank secret next to
+   * a user-chosen `baseUrl` never picks up the server's own `CLEAR_CLIENT_SECRET`.
+   */
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /**
  * Settings of {@link createClearCfc}: the Clear settings plus every {@link TokenClientOptions}
  * field (store, clock, windows, timeouts, dispatcher, logger...).
  *
- * Clear changes one default: `backoff.max` is 300 000 ms (five minutes, the average rate the
- * daily quota of 288 token requests allows), so a vendor that keeps failing is never asked more
- * often than the quota can bear.
+ * Clear changes one default: `backoff.max` is {@link CLEAR_BACKOFF_MAX} (10 minutes), so that
+ * while the token endpoint keeps failing, attempts (spaced between half and all of the backoff,
+ * with jitter) never come more often than once per five minutes, the average rate the daily
+ * quota of 288 token requests allows.
  */
 export interface ClearCfcSettings extends ClearCfcSourceSettings, TokenClientOptions {}
 
@@ -71,8 +78,12 @@ export interface ClearCfcClient extends TokenClient {
   request(path: string, init?: FetchInit): ReturnType<TokenClient['fetch']>
 }
 
-/** Longest wait between attempts after failures: one request per five minutes = 288 per day. */
-export const CLEAR_BACKOFF_MAX = 300_000
+/**
+ * Default `backoff.max` of Clear clients, in ms. The core waits between half and all of the
+ * backoff (jitter), so persistent failures cause at most one token request per five minutes:
+ * 288 a day, Clear's daily quota.
+ */
+export const CLEAR_BACKOFF_MAX = 600_000
 
 /**
  * Creates a token client for Clear Finance Cloud. Nothing is requested until the first
@@ -94,6 +105,7 @@ export function createClearCfc(settings: ClearCfcSettings = {}): ClearCfcClient 
     baseUrl,
     tokenHeader,
     headers,
+    env,
     ...clientOptions
   } = settings
   const source: ClearCfcTokenSource = clearCfcTokenSource({
@@ -103,6 +115,7 @@ export function createClearCfc(settings: ClearCfcSettings = {}): ClearCfcClient 
     ...(baseUrl !== undefined ? { baseUrl } : {}),
     ...(tokenHeader !== undefined ? { tokenHeader } : {}),
     ...(headers !== undefined ? { headers } : {}),
+    ...(env !== undefined ? { env } : {}),
   })
   const client = createTokenClient(source, {
     ...clientOptions,

@@ -37,7 +37,7 @@ export type ClearCredential =
   | { readonly kind: 'clientSecret'; readonly secret: Secret }
   | { readonly kind: 'accessToken'; readonly token: Secret }
 
-/** Settings after environment fallbacks and validation. */
+/** Settings after environment-variable fallbacks and validation. */
 export interface ResolvedClearSettings {
   readonly baseUrl: string
   readonly tokenUrl: string
@@ -82,6 +82,9 @@ export function checkSettings(settings: ClearCfcSourceSettings): void {
       'accessToken',
     )
   }
+  if (settings.env !== undefined && (typeof settings.env !== 'object' || settings.env === null)) {
+    throw configurationError('env must be an object of environment variables', 'env')
+  }
   if (settings.environment !== undefined) checkEnvironmentName(settings.environment, 'option')
   if (settings.baseUrl !== undefined) checkBaseUrl(settings.baseUrl, 'baseUrl')
   if (given(settings.environment) && given(settings.baseUrl)) {
@@ -101,10 +104,8 @@ export function checkSettings(settings: ClearCfcSourceSettings): void {
  * Resolves the settings: values passed in code first, then the `CLEAR_*` environment variables.
  * Throws a {@link ConfigurationError} naming the option and its variable.
  */
-export function resolveSettings(
-  settings: ClearCfcSourceSettings,
-  environment: Environment = process.env,
-): ResolvedClearSettings {
+export function resolveSettings(settings: ClearCfcSourceSettings): ResolvedClearSettings {
+  const environment: Environment = settings.env ?? process.env
   const credential = resolveCredential(settings, environment)
   const baseUrl = resolveBaseUrl(settings, environment)
   const tokenHeader = checkTokenHeader(

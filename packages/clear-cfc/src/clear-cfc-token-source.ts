@@ -137,21 +137,31 @@ async function requestToken(
       secrets: [secret],
     })
   }
-  return parseClearTokenResponse(response, { now: receivedAt })
+  const reissueNotBefore = sentAt + REJECTED_TOKEN_MIN_AGE
+  return {
+    ...parseClearTokenResponse(response, { now: receivedAt }),
+    // Kept with the token so that the store keeps a rejected entry (and its issue time) for
+    // these minutes, shared by every client of the store: see deferReissueOfFreshToken.
+    state: { reissueNotBefore },
+    stateExpiresAt: reissueNotBefore,
+  }
 }
 
 /** Refuses to replace a token that an API rejected within minutes of its issuance. */
 function deferReissueOfFreshToken(context: TokenRequestContext): void {
   const previous = context.previous
-  if (context.reason !== 'rejected' || previous === undefined) return
+  // Only a store entry that an API really rejected counts (the client may label a renewal at
+  // expiry 'rejected' after a late rejection of an already replaced token).
+  if (context.reason !== 'rejected' || previous?.rejected !== true) return
+  const notBefore = previous.state?.reissueNotBefore
   const now = context.now()
-  const retryAt = previous.issuedAt + REJECTED_TOKEN_MIN_AGE
-  if (now >= retryAt) return
+  if (typeof notBefore !== 'number' || now >= notBefore) return
+  const age = Math.max(0, Math.round((now - previous.issuedAt) / 1000))
   throw new ClearReissueDeferredError(
-    `${VENDOR}: a Clear API rejected a token issued ${Math.max(0, Math.round((now - previous.issuedAt) / 1000))} s ago. ` +
-      `Another process using the same client secret may have revoked it by requesting a token (share one client or store per secret), or the API client may lack access to the product called. ` +
-      `Each token request revokes the previous token and counts against the daily quota of ${DAILY_TOKEN_QUOTA}, so none is requested before ${new Date(retryAt).toISOString()}`,
-    retryAt,
+    `${VENDOR}: a Clear API rejected a token issued ${age} s ago. ` +
+      'Another process using the same client secret may have revoked it by requesting a token (share one client or store per secret), or the API client may lack access to the product called. ' +
+      `Each token request revokes the previous token and counts against the daily quota of ${DAILY_TOKEN_QUOTA}, so none is requested before ${new Date(notBefore).toISOString()}`,
+    notBefore,
   )
 }
 

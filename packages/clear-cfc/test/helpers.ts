@@ -170,3 +170,122 @@ export function settleIo(): Promise<void> {
 
 /** Epoch ms of an ISO time, for readable expectations. */
 export const at = (iso: string) => Date.parse(iso)
+
+/** Options of {@link clearServer}. */
+export interface ClearServerOptions {
+  /** The server's clock (share the client's ManualClock). */
+  clock: { now(): number }
+  /** Token lifetime in ms, or `null` for "never expires". Default one hour. */
+  lifetime?: number | null
+  /** Token requests allowed per UTC day. Default 288. */
+  quota?: number
+  /** `Retry-After` sent with 429, if any. */
+  retryAfter?: string
+  /** Answers instead of the normal behaviour while it returns something (fault injection). */
+  fault?: (index: number) => MockAnswer | undefined
+  origin?: string
+}
+
+/**
+ * A stateful Clear on the mock agent: each token request issues `clear-token-N` and revokes the
+ * previous one; a daily quota resetting at 00:00 UTC; business APIs under
+ * `/integration/v1/generatePreSign/` accept only the current token (401 otherwise).
+ */
+export function clearServer(agent: MockAgent, options: ClearServerOptions) {
+  const lifetime = options.lifetime === undefined ? 3_600_000 : options.lifetime
+  const quota = options.quota ?? 288
+  const state = {
+    issued: [] as string[],
+    tokenRequests: [] as RecordedRequest[],
+    apiRequests: [] as RecordedRequest[],
+    current: undefined as string | undefined,
+    day: -1,
+    usedToday: 0,
+  }
+  tokenEndpointState(
+    agent,
+    state,
+    (index, request) => {
+      const fault = options.fault?.(index)
+      if (fault) return fault
+      if (request.headers['x-clear-client-secret'] !== CLIENT_SECRET) {
+        return { status: 401, body: fixture('error-401-invalid-secret.json') }
+      }
+      const now = options.clock.now()
+      const day = Math.floor(now / 86_400_000)
+      if (day !== state.day) {
+        state.day = day
+        state.usedToday = 0
+      }
+      if (++state.usedToday > quota) {
+        return {
+          status: 429,
+          body: fixture('error-429-quota.json'),
+          ...(options.retryAfter ? { headers: { 'retry-after': options.retryAfter } } : {}),
+        }
+      }
+      const token = `clear-token-${state.issued.length + 1}`
+      state.issued.push(token)
+      state.current = token // issuing revokes the previous token
+      return {
+        body: {
+          access_token: token,
+          valid_till:
+            lifetime === null
+              ? null
+              : new Date(now + lifetime).toISOString().replace('Z', '+00:00'),
+        },
+      }
+    },
+    options.origin,
+  )
+  agent
+    .get(options.origin ?? SANDBOX)
+    .intercept({
+      path: (path) => path.startsWith('/integration/v1/generatePreSign/'),
+      method: 'GET',
+    })
+    .reply((request) => {
+      const headers = normaliseHeaders(request.headers)
+      state.apiRequests.push({
+        method: request.method,
+        path: request.path,
+        headers,
+        body: request.body,
+      })
+      const token = headers['x-cleartax-auth-token']
+      if (token === undefined || token !== state.current) {
+        return { statusCode: 401, data: fixture('business-401.json') }
+      }
+      return { statusCode: 200, data: { url: 'https://storage.example.com/upload?signature=abc' } }
+    })
+    .persist()
+  return state
+}
+
+function tokenEndpointState(
+  agent: MockAgent,
+  state: { tokenRequests: RecordedRequest[] },
+  answer: (index: number, request: RecordedRequest) => MockAnswer,
+  origin = SANDBOX,
+) {
+  agent
+    .get(origin)
+    .intercept({ path: TOKEN_PATH, method: 'GET' })
+    .reply((options) => {
+      const request: RecordedRequest = {
+        method: options.method,
+        path: options.path,
+        headers: normaliseHeaders(options.headers),
+        body: options.body,
+      }
+      state.tokenRequests.push(request)
+      const result = answer(state.tokenRequests.length - 1, request)
+      return {
+        statusCode: result.status ?? 200,
+        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
+        responseOptions: { headers: { 'content-type': 'application/json', ...result.headers } },
+      }
+    })
+    .persist()
+}
