@@ -41,6 +41,13 @@ describe('password grant errors', () => {
       says: ['Invalid user credentials', 'APIAX_USERNAME', 'APIAX_PASSWORD', 'lock'],
     },
     {
+      name: 'wrong password from a Keycloak that answers 400',
+      answer: json(400, fixture('invalid-user-credentials')),
+      code: 'TOKEN_ENDPOINT_REJECTED',
+      retryable: false,
+      says: ['password is wrong', 'APIAX_PASSWORD', 'lock'],
+    },
+    {
       name: 'account disabled (400 invalid_grant)',
       answer: json(400, fixture('account-disabled')),
       code: 'TOKEN_ENDPOINT_REJECTED',

@@ -67,7 +67,7 @@ export function apiaxTokenError(
     now: context.now,
     ...(error ? { oauthError: error } : {}),
     ...(description ? { description } : {}),
-    hint: hint(response.status, oauth.error, context),
+    hint: hint(response.status, oauth.error, oauth.errorDescription, context),
   })
 }
 
@@ -80,8 +80,14 @@ function redact(text: string, secrets: readonly string[] = []): string {
   return clean
 }
 
-function hint(status: number, error: string | undefined, context: ApiaxErrorContext): string {
+function hint(
+  status: number,
+  error: string | undefined,
+  description: string | undefined,
+  context: ApiaxErrorContext,
+): string {
   const { grant, clientId } = context
+  const wrongPassword = status === 401 || /invalid user credentials/i.test(description ?? '')
   if (status === 429) return 'Apiax is rate limiting logins; backing off before the next attempt'
   if (status >= 500 || status === 408) {
     return 'Apiax login service is unavailable; retrying with backoff'
@@ -91,7 +97,7 @@ function hint(status: number, error: string | undefined, context: ApiaxErrorCont
       if (grant === 'refresh_token') {
         return 'The refresh token is no longer valid; the next attempt logs in with the password'
       }
-      if (status === 401) {
+      if (wrongPassword) {
         return `The user name or password is wrong. Not retrying automatically: repeated failed logins can lock the Apiax account out. Check ${credentials}, then create a new client (getToken({ forceRefresh: true }) tries once more after negativeCacheTtl)`
       }
       return `The account cannot log in: it is disabled, temporarily locked, or not fully set up (for example a pending password change). Not retrying automatically; ask Apiax support, then create a new client`

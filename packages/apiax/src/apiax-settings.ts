@@ -194,18 +194,18 @@ function resolveAssertion(
   environment: Readonly<Record<string, string | undefined>>,
 ): ResolvedAssertion | undefined {
   const lookup = { vendor: VENDOR, environment }
-  const explicitKey = settings?.privateKey
+  let keyInput: unknown = settings?.privateKey
   let privateKey: KeyObject | undefined
-  if (explicitKey !== undefined && explicitKey !== '') {
-    privateKey = readPrivateKey(explicitKey)
+  if (keyInput !== undefined && keyInput !== '') {
+    privateKey = readPrivateKey(keyInput)
   } else {
-    const fromEnvironment = optionalSecret({
+    keyInput = optionalSecret({
       ...lookup,
       value: undefined,
       setting: 'clientAssertion.privateKey',
       env: APIAX_ENVIRONMENT.assertionPrivateKey,
     })
-    if (fromEnvironment) privateKey = readPrivateKey(fromEnvironment, true)
+    if (keyInput) privateKey = readPrivateKey(keyInput, true)
   }
   if (privateKey === undefined) {
     if (settings !== undefined) {
@@ -238,7 +238,7 @@ function resolveAssertion(
       value: settings?.keyId,
       setting: 'clientAssertion.keyId',
       env: APIAX_ENVIRONMENT.assertionKeyId,
-    }) ?? jwkKeyId(explicitKey)
+    }) ?? jwkKeyId(keyInput)
   return { privateKey, clientId: assertionClientId, ...(keyId ? { keyId } : {}) }
 }
 

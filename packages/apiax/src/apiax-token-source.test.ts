@@ -440,4 +440,17 @@ describe('2FA client assertion', () => {
     expect(decodeProtectedHeader(String(assertion)).kid).toBe('env-key')
     expect(keycloak.requests[0]?.form.get('client_id')).toBe('acme-env')
   })
+
+  it('reads a JWK from APIAX_ASSERTION_PRIVATE_KEY, taking its kid', async () => {
+    process.env.APIAX_ASSERTION_PRIVATE_KEY = JSON.stringify({
+      ...privateKey.export({ format: 'jwk' }),
+      kid: 'jwk-env-key',
+    })
+    process.env.APIAX_ASSERTION_CLIENT_ID = 'acme-env'
+    const { keycloak, client, clock } = setup()
+    await client.getToken()
+    const assertion = keycloak.requests[0]?.form.get('client_assertion')
+    await verify(assertion, clock.now(), 'acme-env')
+    expect(decodeProtectedHeader(String(assertion)).kid).toBe('jwk-env-key')
+  })
 })
