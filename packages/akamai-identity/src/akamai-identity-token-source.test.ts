@@ -1,5 +1,6 @@
 import { inspect } from 'node:util'
 import {
+  clientSecretBasic,
   createTokenClient,
   InvalidTokenResponseError,
   ManualClock,
@@ -27,7 +28,6 @@ import {
 } from './akamai-identity-settings.ts'
 import {
   akamaiIdentityTokenSource,
-  basicAuthorization,
   buildAkamaiIdentityTokenRequest,
   processAkamaiIdentityTokenResponse,
 } from './akamai-identity-token-source.ts'
@@ -155,7 +155,7 @@ describe('the token request on the wire', () => {
   )
 
   it('leaves the usual alphanumeric credentials unchanged', () => {
-    expect(basicAuthorization('abc123', 'XyZ-789_.~')).toBe(
+    expect(clientSecretBasic('abc123', 'XyZ-789_.~')).toBe(
       `Basic ${Buffer.from('abc123:XyZ-789_.~').toString('base64')}`,
     )
   })

@@ -1,4 +1,5 @@
 import {
+  clientSecretBasic,
   type IssuedToken,
   oauthIssuedToken,
   parseOAuthTokenResponse,
@@ -21,22 +22,6 @@ import {
 export const AKAMAI_IDENTITY_REJECTION_STATUSES: readonly number[] = Object.freeze([401, 403])
 
 /**
- * Encodes a client id or secret for HTTP Basic as RFC 6749 §2.3.1 requires (form-urlencoded
- * before Basic encoding). `encodeURIComponent` leaves letters, digits and `-_.!~*'()` alone and
- * writes space as `%20` and `+` as `%2B`, so a server that form-decodes and one that merely
- * percent-decodes both recover the original; typical Akamai ids and secrets are unchanged.
- */
-function encodeCredential(value: string): string {
-  return encodeURIComponent(value)
-}
-
-/** The `Authorization: Basic` value for a client id and secret (RFC 6749 §2.3.1). */
-export function basicAuthorization(clientId: string, clientSecret: string): string {
-  const pair = `${encodeCredential(clientId)}:${encodeCredential(clientSecret)}`
-  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`
-}
-
-/**
  * Builds the client-credentials token request:
  * `POST {baseUrl}/{customerId}/login/token`, HTTP Basic with the configuration client, form body
  * `grant_type=client_credentials&scope=...`.
@@ -49,7 +34,7 @@ export function buildAkamaiIdentityTokenRequest(
     url: settings.tokenUrl,
     method: 'POST',
     headers: {
-      authorization: basicAuthorization(settings.clientId, settings.clientSecret.reveal()),
+      authorization: clientSecretBasic(settings.clientId, settings.clientSecret),
       'content-type': 'application/x-www-form-urlencoded',
       accept: 'application/json',
     },
@@ -76,7 +61,7 @@ export function processAkamaiIdentityTokenResponse(
       now,
       scope: settings.scope,
       origin: settings.origin,
-      redact: [secret, encodeCredential(secret)],
+      redact: [secret, encodeURIComponent(secret)],
     })
   }
   // The APIs take `Authorization: Bearer`, whatever case token_type comes in.

@@ -1,4 +1,9 @@
-import { ConfigurationError, excerpt, type TokenClient } from '@tokenkeeper/auth-core'
+import {
+  ApiRequestError,
+  ConfigurationError,
+  excerpt,
+  type TokenClient,
+} from '@tokenkeeper/auth-core'
 import {
   type AkamaiIdentityTokenSourceSettings,
   createSettingsResolver,
@@ -63,22 +68,17 @@ export interface AkamaiWebhooks {
 }
 
 /**
- * A Webhooks v3 or configuration API call failed (after the one renewal-and-retry on 401/403).
- * The message names the method, path and status, and the API's short error text, never a token.
+ * A Webhooks v3 or configuration API call failed (after the one renewal-and-retry on 401/403):
+ * core's `ApiRequestError` (code `API_REQUEST_FAILED`, `status`, `retryable` for 429/5xx) with the
+ * API's short error text. The message names the method, path and status, never a token.
  */
-export class AkamaiIdentityApiError extends Error {
+export class AkamaiIdentityApiError extends ApiRequestError {
   override name = 'AkamaiIdentityApiError'
-  readonly code = 'AKAMAI_API_ERROR'
-  readonly status: number
-  /** 429 and 5xx: trying again later may succeed. */
-  readonly retryable: boolean
   /** The API's `errors` / `message` text, if it sent one (e.g. `Forbidden`). */
   readonly apiMessage?: string
 
   constructor(message: string, options: { status: number; apiMessage?: string }) {
-    super(message)
-    this.status = options.status
-    this.retryable = options.status === 429 || options.status >= 500
+    super(message, { status: options.status })
     if (options.apiMessage !== undefined) this.apiMessage = options.apiMessage
   }
 }

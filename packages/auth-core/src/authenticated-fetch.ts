@@ -81,6 +81,8 @@ export async function authenticatedFetch(
   }
   context.invalidate(token)
   const next = await context.getToken(signal ? { signal } : undefined)
+  // The client kept the token (rejected right after a renewal): retrying cannot help.
+  if (next.value === token.value) return response
   await response.body?.cancel().catch(() => {})
   return send(next)
 }

@@ -11,6 +11,7 @@
  * - `NETWORK_ERROR`: the connection failed (refused, reset, DNS).
  * - `TIMEOUT`: the token request (or a wait for another process's request) took too long.
  * - `STORE_UNAVAILABLE`: the token store cannot be reached.
+ * - `API_REQUEST_FAILED`: a vendor API called by a helper (not the token endpoint) answered an error.
  * - `CLIENT_CLOSED`: `close()` was called.
  */
 export type TokenKeeperErrorCode =
@@ -24,6 +25,7 @@ export type TokenKeeperErrorCode =
   | 'NETWORK_ERROR'
   | 'TIMEOUT'
   | 'STORE_UNAVAILABLE'
+  | 'API_REQUEST_FAILED'
   | 'CLIENT_CLOSED'
 
 const brand = Symbol.for('@tokenkeeper/auth-core.TokenKeeperError')
@@ -111,7 +113,8 @@ export class TokenEndpointError extends TokenKeeperError {
     const code: TokenKeeperErrorCode =
       options.status === 429
         ? 'TOKEN_ENDPOINT_RATE_LIMITED'
-        : options.status >= 400 && options.status < 500 && options.status !== 408
+        : // 4xx, and 3xx: a redirect from a token endpoint means a wrong URL setting.
+          options.status >= 300 && options.status < 500 && options.status !== 408
           ? 'TOKEN_ENDPOINT_REJECTED'
           : 'TOKEN_ENDPOINT_UNAVAILABLE'
     super(code, message, { retryable: code !== 'TOKEN_ENDPOINT_REJECTED', ...options })
@@ -156,5 +159,30 @@ export class StoreError extends TokenKeeperError {
 
   constructor(message: string, options: TokenKeeperErrorOptions = {}) {
     super('STORE_UNAVAILABLE', message, { retryable: true, ...options })
+  }
+}
+
+/** Options of an {@link ApiRequestError}. */
+export interface ApiRequestErrorOptions extends TokenKeeperErrorOptions {
+  status: number
+  /** The vendor's own error code from the body, if any. */
+  vendorErrorCode?: string
+}
+
+/**
+ * A vendor API called through a helper of a vendor package (e.g. a Webhooks or rules call)
+ * answered with an error status. 429 and 5xx are retryable. The message never quotes a body.
+ */
+export class ApiRequestError extends TokenKeeperError {
+  override name = 'ApiRequestError'
+  declare readonly status: number
+  readonly vendorErrorCode?: string
+
+  constructor(message: string, options: ApiRequestErrorOptions) {
+    super('API_REQUEST_FAILED', message, {
+      retryable: options.status === 429 || options.status >= 500,
+      ...options,
+    })
+    if (options.vendorErrorCode !== undefined) this.vendorErrorCode = options.vendorErrorCode
   }
 }

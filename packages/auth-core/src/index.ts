@@ -15,6 +15,8 @@ export {
   type TimerHandle,
 } from './clock.ts'
 export {
+  ApiRequestError,
+  type ApiRequestErrorOptions,
   ConfigurationError,
   InvalidTokenResponseError,
   NetworkError,
@@ -38,6 +40,7 @@ export {
 export type { AuthInterceptorOptions } from './interceptor.ts'
 export { isSpent, MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store.ts'
 export {
+  clientSecretBasic,
   excerpt,
   normaliseTokenType,
   type OAuthErrorBody,

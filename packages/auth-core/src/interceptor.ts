@@ -190,9 +190,12 @@ class AuthRetryHandler implements DispatchHandler {
       isReplayable(this.#opts.body)
     ) {
       this.#retried = true
-      this.#swallowing = true
-      this.#context.invalidate(this.#token)
-      return
+      const dropped = this.#context.invalidate(this.#token)
+      // A kept token (rejected right after a renewal) would be rejected again: pass this through.
+      if (dropped || this.#context.peekHeaders()?.token.value !== this.#token.value) {
+        this.#swallowing = true
+        return
+      }
     }
     this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage)
   }

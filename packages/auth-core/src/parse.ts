@@ -1,4 +1,5 @@
 import { InvalidTokenResponseError, TokenEndpointError } from './errors.ts'
+import { revealSecret, type SecretInput } from './secret.ts'
 import type { IssuedToken, TransportResponse } from './types.ts'
 
 type JsonObject = Record<string, unknown>
@@ -232,4 +233,14 @@ export function oauthIssuedToken(
 export function normaliseTokenType(type: string | undefined): string {
   if (type === undefined || type.toLowerCase() === 'bearer') return 'Bearer'
   return type
+}
+
+/**
+ * The `Authorization` value for `client_secret_basic` (RFC 6749 §2.3.1): client id and secret are
+ * each form-urlencoded, joined with `:`, then Base64-encoded, so ids and secrets containing `:`,
+ * `%`, `+`, spaces or non-ASCII characters survive the round trip.
+ */
+export function clientSecretBasic(clientId: string, clientSecret: SecretInput): string {
+  const pair = `${encodeURIComponent(clientId)}:${encodeURIComponent(revealSecret(clientSecret))}`
+  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`
 }

@@ -120,6 +120,8 @@ interface Current {
   readonly mandatoryAt: number
   /** From here on the token is renewed in the background. */
   readonly renewAt: number
+  /** Issued to replace a token an API rejected. */
+  readonly replacedRejected?: boolean
 }
 
 interface Failure {
@@ -138,6 +140,12 @@ const DEFAULTS = {
   leaseTtl: 30_000,
   leaseWaitTimeout: 30_000,
 }
+
+/**
+ * A token issued to replace a rejected one and rejected again within this many ms (or a tenth of
+ * its lifetime) is kept: the API refuses the credential, and renewing would not help.
+ */
+const REJECTION_GRACE = 10_000
 
 /** Printable ASCII without spaces: what can safely go into an HTTP header. */
 const HEADER_SAFE = /^[\x21-\x7e]+$/
@@ -247,6 +255,20 @@ class DefaultTokenClient implements TokenClient {
     const value = typeof token === 'string' ? token : token.value
     const current = this.#current
     const wasCurrent = current !== undefined && current.token.value === value
+    if (wasCurrent && this.#rejectedRightAfterRenewal(current)) {
+      // The token that replaced a rejected one is rejected too, moments after it was issued:
+      // the API refuses this credential (wrong scope, missing permission), not this token.
+      // Renewing again would request a token per API call; keep it until it renews normally.
+      this.#publish('invalidated', {
+        reason: 'kept-rejected-fresh-token',
+        tokenId: current.token.id,
+      })
+      this.#log(
+        'warn',
+        `${this.#source.vendor}: a freshly issued token was rejected again; not renewing it before it is due (check the credential's scope and permissions)`,
+      )
+      return false
+    }
     this.#rememberRejected(value)
     this.#fresh = undefined
     if (wasCurrent) {
@@ -283,7 +305,7 @@ class DefaultTokenClient implements TokenClient {
     return wasCurrent
   }
 
-  fetch(input: string | URL, init?: FetchInit): Promise<Response> {
+  async fetch(input: string | URL, init?: FetchInit): Promise<Response> {
     return authenticatedFetch(this.#httpContext(), input, init)
   }
 
@@ -422,11 +444,15 @@ class DefaultTokenClient implements TokenClient {
       this.#currentRejected = false
       this.#failure = undefined
       this.#attempts = 0
-      const current = this.#adopt(entry)
+      let current = this.#adopt(entry)
       if (!current) {
         throw new InvalidTokenResponseError(
           `${this.#source.vendor}: the new token is already unusable`,
         )
+      }
+      if (reason === 'rejected') {
+        current = { ...current, replacedRejected: true }
+        this.#current = current
       }
       if (issued) {
         this.#publish(reason === 'initial' ? 'issued' : 'renewed', {
@@ -670,6 +696,16 @@ class DefaultTokenClient implements TokenClient {
     this.#timer = undefined
     this.#timerAt = Number.POSITIVE_INFINITY
     this.#fresh = undefined
+  }
+
+  /** True if `current` replaced a rejected token and is itself still within its first moments. */
+  #rejectedRightAfterRenewal(current: Current): boolean {
+    if (!current.replacedRejected) return false
+    const entry = current.entry
+    const lifetime =
+      entry.expiresAt === null ? Number.POSITIVE_INFINITY : entry.expiresAt - entry.issuedAt
+    const grace = Math.min(REJECTION_GRACE, lifetime / 10)
+    return this.#clock.now() - entry.issuedAt < grace
   }
 
   /** Remembers a failure and returns when the next attempt may start. */

@@ -163,6 +163,34 @@ describe('fetch()', () => {
     expect(endpoint.count).toBe(3)
   })
 
+  it('a credential the API always refuses costs one extra token request, not one per call', async () => {
+    const agent = mockAgent()
+    const endpoint = tokenEndpoint(agent, numberedTokens())
+    const seen = api(agent, new Set(), 403) // e.g. a token with the wrong scope
+    const client = createTokenClient(exampleSource({ rejectionStatuses: [401, 403] }), {
+      dispatcher: agent,
+      clock: new ManualClock(),
+    })
+    clients.push(client)
+    const statuses: number[] = []
+    for (let call = 0; call < 20; call++)
+      statuses.push((await client.fetch(`${API_ORIGIN}/things`)).status)
+    expect(statuses).toEqual(Array(20).fill(403))
+    expect(endpoint.count).toBe(2)
+    expect(seen.rejected).toBe(21)
+  })
+
+  it('returns a rejected promise (never throws) for a bad setting', async () => {
+    const source = exampleSource()
+    source.origins = () => {
+      throw new Error('no location configured')
+    }
+    const client = createTokenClient(source, { clock: new ManualClock() })
+    clients.push(client)
+    const result = client.fetch(`${API_ORIGIN}/things`)
+    await expect(result).rejects.toThrow('no location configured')
+  })
+
   it('refuses plain HTTP to non-loopback hosts and origins outside the allow-list, sending nothing', async () => {
     const agent = mockAgent()
     const endpoint = tokenEndpoint(agent, numberedTokens())

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  clientSecretBasic,
   InvalidTokenResponseError,
   normaliseTokenType,
   parseOAuthTokenResponse,
@@ -81,6 +82,7 @@ describe('tokenEndpointError', () => {
   it('maps statuses to codes and retryability', () => {
     const now = Date.parse('2026-03-01T12:00:00Z')
     const cases: Array<[number, string, boolean]> = [
+      [302, 'TOKEN_ENDPOINT_REJECTED', false],
       [400, 'TOKEN_ENDPOINT_REJECTED', false],
       [401, 'TOKEN_ENDPOINT_REJECTED', false],
       [408, 'TOKEN_ENDPOINT_UNAVAILABLE', true],
@@ -131,5 +133,19 @@ describe('parseRetryAfter', () => {
     expect(parseRetryAfter({ 'retry-after': 'Sun, 01 Mar 2026 11:00:00 GMT' }, now)).toBe(now)
     expect(parseRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined()
     expect(parseRetryAfter({}, now)).toBeUndefined()
+  })
+})
+
+describe('clientSecretBasic', () => {
+  it('form-encodes id and secret before Base64 (RFC 6749 §2.3.1)', () => {
+    const header = clientSecretBasic('client:id é', 'se:cr%et+ /')
+    const decoded = Buffer.from(header.replace('Basic ', ''), 'base64').toString('utf8')
+    expect(decoded.split(':')).toHaveLength(2)
+    const [id, secret] = decoded.split(':').map((part) => decodeURIComponent(part))
+    expect(id).toBe('client:id é')
+    expect(secret).toBe('se:cr%et+ /')
+    expect(clientSecretBasic('abc', 'XyZ-789_.~')).toBe(
+      `Basic ${Buffer.from('abc:XyZ-789_.~').toString('base64')}`,
+    )
   })
 })
