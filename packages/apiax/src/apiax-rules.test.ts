@@ -1,3 +1,4 @@
+import { request as undiciRequest } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { API_KEY, API_ORIGIN } from '../test/mock-keycloak.ts'
 import { isolate, setup } from '../test/setup.ts'
@@ -131,5 +132,34 @@ describe('apiaxRules', () => {
     expect((error as Error).message).not.toContain(API_KEY)
 
     await expect(rules.evaluate(request)).rejects.toThrow(/not JSON/)
+  })
+})
+
+describe('interceptor()', () => {
+  it('attaches Bearer and Apikey to rule engine requests only', async () => {
+    const { agent, client } = setup()
+    const seen: Array<{ origin: string; authorization?: string; apikey?: string }> = []
+    for (const origin of [API_ORIGIN, 'https://elsewhere.example.test']) {
+      agent
+        .get(origin)
+        .intercept({ path: '/ping', method: 'GET' })
+        .reply((options) => {
+          seen.push({
+            origin,
+            authorization: header(options.headers, 'authorization'),
+            apikey: header(options.headers, 'apikey'),
+          })
+          return { statusCode: 200, data: 'pong' }
+        })
+    }
+    const dispatcher = agent.compose(client.interceptor())
+    for (const origin of [API_ORIGIN, 'https://elsewhere.example.test']) {
+      const response = await undiciRequest(`${origin}/ping`, { dispatcher })
+      expect(await response.body.text()).toBe('pong')
+    }
+    expect(seen).toEqual([
+      { origin: API_ORIGIN, authorization: 'Bearer SECRET-access-1', apikey: API_KEY },
+      { origin: 'https://elsewhere.example.test', authorization: undefined, apikey: undefined },
+    ])
   })
 })
