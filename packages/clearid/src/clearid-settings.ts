@@ -175,6 +175,8 @@ export function readCodeSettings(settings: ClearIdTokenSourceSettings): Layer {
     throw new ConfigurationError(`${VENDOR}: keyFile must be a file path`, { setting: 'keyFile' })
   }
   addLocation(layer, settings, (setting) => setting)
+  // Catches an stsUrl of one environment combined with another environment now.
+  if (layer.environment || layer.stsUrl) locate(layer, layer.apiUrl)
   const accountId = optionalSetting({
     value: settings.accountId,
     setting: 'accountId',

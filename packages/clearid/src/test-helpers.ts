@@ -179,6 +179,18 @@ export function captureEvents(): { events: TokenEvent[]; stop: () => void } {
   }
 }
 
+/** Resolves with the next event published on one of the core's token channels. */
+export function nextEvent(name: keyof typeof TOKEN_CHANNELS): Promise<TokenEvent> {
+  return new Promise((resolve) => {
+    const channel = TOKEN_CHANNELS[name]
+    const handler = (message: unknown) => {
+      unsubscribe(channel, handler)
+      resolve(message as TokenEvent)
+    }
+    subscribe(channel, handler)
+  })
+}
+
 /**
  * Runs every test of the file without any `CLEARID_*` variable from the machine, and restores
  * the environment afterwards (tests set variables through `process.env`).
