@@ -21,7 +21,7 @@ import {
   trackUnhandledRejections,
 } from '../test/helpers.ts'
 import { type ClearCfcSettings, createClearCfc } from './clear-cfc-provider.ts'
-import { ClearReissueDeferredError, REJECTED_TOKEN_MIN_AGE } from './clear-cfc-token-source.ts'
+import { REJECTED_TOKEN_MIN_AGE } from './clear-cfc-token-source.ts'
 
 const clients: TokenClient[] = []
 function track<T extends TokenClient>(client: T): T {
@@ -332,28 +332,49 @@ describe('401 from a business API: renew only if the rejected token is still cur
     expect(clear.tokenRequests.length).toBe(2)
   })
 
-  it('a token rejected minutes after it was issued is not replaced at once (no revoke ping-pong)', async () => {
+  it('a token rejected within five minutes of its issue is kept: the 401 is returned, nothing is requested', async () => {
     const { client, clear, clock } = setup()
     await client.getToken()
     await clock.advance(MINUTE)
-    clear.current = 'revoked-by-someone-else'
-    const error = await client.request(PRESIGN).catch((caught: unknown) => caught)
-    expect(error).toBeInstanceOf(ClearReissueDeferredError)
-    expect(error).toMatchObject({
-      code: 'TOKEN_ENDPOINT_RATE_LIMITED',
-      retryable: true,
-      retryAt: START + REJECTED_TOKEN_MIN_AGE,
-    })
-    expect((error as Error).message).toMatch(/rejected a token issued 60 s ago/)
-    expect((error as Error).message).toMatch(/share one client or store per secret/)
+    clear.current = 'revoked-by-someone-else' // another program with the same secret
+    expect((await client.request(PRESIGN)).status).toBe(401)
+    expect(clear.tokenRequests.length).toBe(1) // no revoke ping-pong
+    expect((await client.getToken()).value).toBe('clear-token-1')
+    await clock.advance(MINUTE) // past the core's own 10 s grace
+    expect((await client.request(PRESIGN)).status).toBe(401)
     expect(clear.tokenRequests.length).toBe(1)
-
+    // Five minutes after the issue, the next rejection renews, once.
     await clock.advance(START + REJECTED_TOKEN_MIN_AGE - clock.now())
     expect((await client.request(PRESIGN)).status).toBe(200)
     expect(clear.tokenRequests.length).toBe(2)
   })
 
-  it('a late rejection of a replaced token does not defer the renewal of its successor', async () => {
+  it('a product that always answers 401 costs at most one token per five minutes; others keep working', async () => {
+    const denied = '/integration/v1/generatePreSign/purchase'
+    const { client, clear, clock } = setup({ deniedPaths: [denied] })
+    for (let minute = 0; minute < 60; minute++) {
+      expect((await client.request(`${denied}?fileName=p.csv`)).status).toBe(401)
+      expect((await client.request(PRESIGN)).status).toBe(200)
+      await clock.advance(MINUTE)
+    }
+    expect(clear.tokenRequests.length).toBeLessThanOrEqual(13)
+  })
+
+  it('a kept token is kept for every client of a shared store', async () => {
+    const { clear, clock, make } = setup()
+    const store = new MemoryTokenStore({ clock })
+    const first = make({ store })
+    const second = make({ store })
+    await first.getToken()
+    await clock.advance(MINUTE)
+    clear.current = 'revoked-by-someone-else'
+    expect((await first.request(PRESIGN)).status).toBe(401)
+    expect((await second.request(PRESIGN)).status).toBe(401)
+    expect((await second.getToken()).value).toBe('clear-token-1')
+    expect(clear.tokenRequests.length).toBe(1)
+  })
+
+  it('a late rejection of a replaced token does not keep its successor past expiry', async () => {
     // Short-lived tokens (two minutes): the successor expires before the five-minute guard ends.
     const { clear, clock, make } = setup({ lifetime: 2 * MINUTE })
     const store = new MemoryTokenStore({ clock })
@@ -427,8 +448,9 @@ describe('secrets never appear in output', () => {
       await client.request(PRESIGN)
       tokens.push(await client.getToken())
       clear.current = 'revoked-again'
-      collected.push(await client.request(PRESIGN).catch((caught: unknown) => caught))
-      collected.push(client, await client.getAuthHeaders().catch((caught: unknown) => caught))
+      // Kept (issued moments ago): the caller gets Clear's 401, no error and no new token.
+      expect((await client.request(PRESIGN)).status).toBe(401)
+      collected.push(client)
 
       // 2. Every error path of the token endpoint.
       for (const [status, body] of [

@@ -5,17 +5,11 @@ import {
   type IssuedToken,
   MAX_LIFETIME_SECONDS,
   parseJsonObject,
-  TokenKeeperError,
   type TokenRequestContext,
   type TokenSource,
   type TransportResponse,
 } from '@tokenkeeper/auth-core'
-import {
-  clearTokenEndpointError,
-  DAILY_TOKEN_QUOTA,
-  readClearError,
-  VENDOR,
-} from './clear-cfc-error.ts'
+import { clearTokenEndpointError, readClearError, VENDOR } from './clear-cfc-error.ts'
 import type { ClearCfcSourceSettings } from './clear-cfc-provider.ts'
 import {
   CLIENT_SECRET_HEADER,
@@ -25,11 +19,12 @@ import {
 } from './clear-cfc-settings.ts'
 
 /**
- * The shortest age at which a token that an API rejected is replaced by a new one: five minutes,
- * the average rate Clear's daily quota of 288 token requests allows. A younger token that is
- * rejected was most likely revoked by another process issuing with the same secret, or the API
- * client lacks access to the product called; issuing at once would revoke the other process's
- * token in turn, or spend the quota one API call at a time.
+ * For this long after its issue (five minutes, the average rate Clear's daily quota of 288 token
+ * requests allows), a token that an API rejects is kept rather than replaced. A token rejected
+ * that young was most likely revoked by another program requesting tokens with the same secret,
+ * or the API client lacks access to the product called (the token still works for the others);
+ * replacing it at once would revoke the other program's token in turn, or spend the quota one
+ * API call at a time.
  */
 export const REJECTED_TOKEN_MIN_AGE = 300_000
 
@@ -39,18 +34,6 @@ export interface ClearCfcTokenSource extends TokenSource {
   readonly reissueRevokesPrevious: true
   /** The absolute URL of a Clear API path such as `/integration/v1/ingest/file/SALES`. */
   apiUrl(path: string): string
-}
-
-/**
- * A token was rejected by a Clear API shortly after it was issued, so no new one is requested
- * before {@link TokenKeeperError.retryAt} (see {@link REJECTED_TOKEN_MIN_AGE}). Retryable.
- */
-export class ClearReissueDeferredError extends TokenKeeperError {
-  override name = 'ClearReissueDeferredError'
-
-  constructor(message: string, retryAt: number) {
-    super('TOKEN_ENDPOINT_RATE_LIMITED', message, { retryable: true, retryAt })
-  }
 }
 
 /**
@@ -119,7 +102,8 @@ async function requestToken(
     return { value: credential.token.reveal(), neverExpires: true }
   }
 
-  deferReissueOfFreshToken(context)
+  const kept = keepFreshRejectedToken(context)
+  if (kept) return kept
   const secret = credential.secret.reveal()
   const sentAt = context.now()
   const response = await context.transport({
@@ -140,30 +124,40 @@ async function requestToken(
   const reissueNotBefore = sentAt + REJECTED_TOKEN_MIN_AGE
   return {
     ...parseClearTokenResponse(response, { now: receivedAt }),
-    // Kept with the token so that the store keeps a rejected entry (and its issue time) for
-    // these minutes, shared by every client of the store: see deferReissueOfFreshToken.
+    // Kept with the token so that the store keeps a rejected entry for these minutes, for every
+    // client of the store (a stateless rejected entry is dropped): see keepFreshRejectedToken.
     state: { reissueNotBefore },
     stateExpiresAt: reissueNotBefore,
   }
 }
 
-/** Refuses to replace a token that an API rejected within minutes of its issuance. */
-function deferReissueOfFreshToken(context: TokenRequestContext): void {
+/**
+ * Within {@link REJECTED_TOKEN_MIN_AGE} of its issue, answers a renewal after a rejection with the
+ * rejected token itself, without asking Clear. The client then serves it again, and `fetch()`
+ * hands the caller the API's 401 instead of retrying with the same token.
+ */
+function keepFreshRejectedToken(context: TokenRequestContext): IssuedToken | undefined {
   const previous = context.previous
-  // Only a store entry that an API really rejected counts (the client may label a renewal at
-  // expiry 'rejected' after a late rejection of an already replaced token).
-  if (context.reason !== 'rejected' || previous?.rejected !== true) return
+  // Only an entry that an API really rejected counts (the client may label a renewal at expiry
+  // 'rejected' after a late rejection of a token that was already replaced).
+  if (context.reason !== 'rejected' || previous?.rejected !== true) return undefined
   const notBefore = previous.state?.reissueNotBefore
   const now = context.now()
-  if (typeof notBefore !== 'number' || now >= notBefore) return
-  const age = Math.max(0, Math.round((now - previous.issuedAt) / 1000))
-  throw new ClearReissueDeferredError(
-    `${VENDOR}: a Clear API rejected a token issued ${age} s ago. ` +
-      'Another process using the same client secret may have revoked it by requesting a token (share one client or store per secret), or the API client may lack access to the product called. ' +
-      `Each token request revokes the previous token and counts against the daily quota of ${DAILY_TOKEN_QUOTA}, so none is requested before ${new Date(notBefore).toISOString()}`,
-    notBefore,
-  )
+  if (typeof notBefore !== 'number' || now >= notBefore) return undefined
+  // Not worth keeping if it expires before the guard ends anyway.
+  if (previous.expiresAt !== null && previous.expiresAt - now < KEEP_MIN_REMAINING) return undefined
+  return {
+    value: previous.value,
+    type: previous.type,
+    // Local epoch ms; no HTTP exchange happened, so the core applies no clock-skew correction.
+    ...(previous.expiresAt === null ? { neverExpires: true } : { expiresAt: previous.expiresAt }),
+    state: { reissueNotBefore: notBefore },
+    stateExpiresAt: notBefore,
+  }
 }
+
+/** A kept token must stay valid at least this long; otherwise a new one is requested. */
+const KEEP_MIN_REMAINING = 60_000
 
 /** Options of {@link parseClearTokenResponse}. */
 export interface ParseClearTokenOptions {

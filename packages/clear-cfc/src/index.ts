@@ -26,7 +26,6 @@ export {
 } from './clear-cfc-settings.ts'
 export {
   type ClearCfcTokenSource,
-  ClearReissueDeferredError,
   clearCfcTokenSource,
   normaliseValidTill,
   type ParseClearTokenOptions,

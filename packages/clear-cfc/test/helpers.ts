@@ -184,6 +184,8 @@ export interface ClearServerOptions {
   /** Answers instead of the normal behaviour while it returns something (fault injection). */
   fault?: (index: number) => MockAnswer | undefined
   origin?: string
+  /** Business paths that answer 401 whatever the token (a product the API client lacks). */
+  deniedPaths?: string[]
 }
 
 /**
@@ -254,7 +256,8 @@ export function clearServer(agent: MockAgent, options: ClearServerOptions) {
         body: request.body,
       })
       const token = headers['x-cleartax-auth-token']
-      if (token === undefined || token !== state.current) {
+      const denied = options.deniedPaths?.some((prefix) => request.path.startsWith(prefix))
+      if (denied || token === undefined || token !== state.current) {
         return { statusCode: 401, data: fixture('business-401.json') }
       }
       return { statusCode: 200, data: { url: 'https://storage.example.com/upload?signature=abc' } }
