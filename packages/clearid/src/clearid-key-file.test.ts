@@ -120,6 +120,28 @@ describe('key file variants', () => {
     expect(reveal(file.clientSecret)).toBe(CLIENT_SECRET)
   })
 
+  it("the format of the emulator's key-file generator (type, name, systemId, ids, URLs, JWK)", () => {
+    const path = write({
+      type: 'clearid-api-integration',
+      name: 'tokenkeeper',
+      systemId: 'acme-account',
+      clientId: CLIENT_ID,
+      accountId: 'acme-account',
+      stsUrl: 'http://127.0.0.1:4010',
+      apiUrl: 'http://127.0.0.1:4010',
+      privateKey: { ...keys.jwk, kid: CLIENT_ID, alg: 'RS512' },
+    })
+    const settings = resolveClearIdSettings({ keyFile: path })
+    expect(settings).toMatchObject({ clientId: CLIENT_ID, accountId: 'acme-account' })
+    expect(settings.credential.grant).toBe('urn:ietf:params:oauth:grant-type:jwt-bearer')
+    expect(settings.location).toMatchObject({
+      environment: undefined,
+      tokenUrl: 'http://127.0.0.1:4010/connect/token',
+      apiUrl: 'http://127.0.0.1:4010',
+      origins: ['http://127.0.0.1:4010'],
+    })
+  })
+
   it('a file that is only a PEM private key', () => {
     const file = loadClearIdKeyFile(write(keys.pkcs1, 'clearid.pem'))
     expect(reveal(file.privateKey)).toBe(keys.pkcs1.trim())

@@ -1,3 +1,5 @@
+/** Re-exported so a key or secret can be wrapped without importing the core. */
+export { Secret } from '@tokenkeeper/auth-core'
 export {
   ClearIdApiError,
   type ClearIdApiLocation,
