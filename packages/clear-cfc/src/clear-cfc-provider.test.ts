@@ -6,7 +6,7 @@ import {
   type TokenClient,
   TokenKeeperError,
 } from '@tokenkeeper/auth-core'
-import type { MockAgent } from 'undici'
+import { type MockAgent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   CLIENT_SECRET,
@@ -14,6 +14,7 @@ import {
   clearServer,
   fixture,
   mockAgent,
+  normaliseHeaders,
   PORTAL_TOKEN,
   SANDBOX,
   settleIo,
@@ -407,6 +408,7 @@ describe('401 from a business API: renew only if the rejected token is still cur
 describe('request() and the origin allow-list', () => {
   it('takes a path of the Clear API, not a URL', async () => {
     const { client, clear } = setup()
+    expect(() => createClearCfc(null as never)).toThrow(/settings must be an object/)
     await expect(client.request('https://evil.example.com/x')).rejects.toMatchObject({
       code: 'CONFIGURATION_INVALID',
     })
@@ -423,6 +425,39 @@ describe('request() and the origin allow-list', () => {
     ).rejects.toMatchObject({ code: 'ORIGIN_NOT_ALLOWED' })
     expect(clear.tokenRequests.length).toBe(0)
     expect((await client.fetch(`${SANDBOX}${PRESIGN}`)).status).toBe(200)
+  })
+})
+
+describe('interceptor()', () => {
+  it('adds the token and static headers to undici requests for the Clear origin only', async () => {
+    const { clear, make, agent } = setup()
+    const client = make({ headers: { 'x-workspace-id': 'ws-1' } })
+    const dispatcher = agent.compose(client.interceptor())
+    const { statusCode, body } = await request(`${SANDBOX}${PRESIGN}`, { dispatcher })
+    await body.text()
+    expect(statusCode).toBe(200)
+    expect(clear.apiRequests[0]?.headers['x-cleartax-auth-token']).toBe('clear-token-1')
+    expect(clear.apiRequests[0]?.headers['x-workspace-id']).toBe('ws-1')
+
+    // A pre-signed upload URL on another origin gets no Clear headers.
+    let uploadHeaders: Record<string, string> = {}
+    agent
+      .get('https://storage.example.com')
+      .intercept({ path: '/upload?signature=abc', method: 'PUT' })
+      .reply((options) => {
+        uploadHeaders = normaliseHeaders(options.headers)
+        return { statusCode: 200, data: '' }
+      })
+    const upload = await request('https://storage.example.com/upload?signature=abc', {
+      method: 'PUT',
+      body: 'a,b\n',
+      dispatcher,
+    })
+    await upload.body.text()
+    expect(upload.statusCode).toBe(200)
+    expect(uploadHeaders['x-cleartax-auth-token']).toBeUndefined()
+    expect(uploadHeaders['x-workspace-id']).toBeUndefined()
+    expect(clear.tokenRequests.length).toBe(1)
   })
 })
 

@@ -1,4 +1,5 @@
 import {
+  ConfigurationError,
   createTokenClient,
   type FetchInit,
   type SecretInput,
@@ -6,6 +7,7 @@ import {
   type TokenClientOptions,
 } from '@tokenkeeper/auth-core'
 import type { ClearCfcEnvironment } from './clear-cfc-environments.ts'
+import { VENDOR } from './clear-cfc-error.ts'
 import { type ClearCfcTokenSource, clearCfcTokenSource } from './clear-cfc-token-source.ts'
 
 /**
@@ -98,6 +100,9 @@ export const CLEAR_BACKOFF_MAX = 600_000
  * const response = await clear.request('/integration/v1/generatePreSign/sales?fileName=sales.csv')
  */
 export function createClearCfc(settings: ClearCfcSettings = {}): ClearCfcClient {
+  if (typeof settings !== 'object' || settings === null) {
+    throw new ConfigurationError(`${VENDOR}: settings must be an object`, { setting: 'settings' })
+  }
   const {
     clientSecret,
     accessToken,
