@@ -62,7 +62,7 @@ export function clearCfcTokenSource(settings: ClearCfcSourceSettings = {}): Clea
     vendor: VENDOR,
     reissueRevokesPrevious: true,
     cacheKey: () => current().cacheKey,
-    requestToken: (context) => requestToken(current(), context),
+    requestToken: async (context) => requestToken(current(), context),
     authHeaders: (token: AccessToken) => {
       const { headers, tokenHeader } = current()
       return { ...headers, [tokenHeader]: token.value }
