@@ -347,7 +347,7 @@ describe('when the subscription is down', () => {
     await untilLocal(store, key)
     const down = nextEvent((event) => event.type === 'subscription-down')
     const ownAdmin = await requireRedis(own.url)
-    await ownAdmin.client('KILL', 'TYPE', 'pubsub')
+    await ownAdmin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
     await down
     const result = store.get(key)
     expect(result).toBeInstanceOf(Promise)
