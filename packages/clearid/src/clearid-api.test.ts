@@ -1,4 +1,9 @@
-import { ManualClock } from '@tokenkeeper/auth-core'
+import {
+  ApiRequestError,
+  ConfigurationError,
+  ManualClock,
+  TokenKeeperError,
+} from '@tokenkeeper/auth-core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClearIdApiError, clearIdApiUrl, identitiesUrl, listIdentities } from './clearid-api.ts'
 import { clearIdServiceUrl } from './clearid-environments.ts'
@@ -124,8 +129,11 @@ describe('listIdentities', () => {
       })
     const error = await listIdentities(client, settings).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(ClearIdApiError)
+    expect(error).toBeInstanceOf(ApiRequestError)
+    expect(TokenKeeperError.is(error)).toBe(true)
     expect(error).toMatchObject({
-      code: 'CLEARID_API_ERROR',
+      code: 'API_REQUEST_FAILED',
+      retryable: false,
       status: 403,
       traceId: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00',
     })
@@ -142,6 +150,19 @@ describe('listIdentities', () => {
       .intercept({ path: '/api/v2/accounts/acme-account/identities', method: 'GET' })
       .reply(200, '{"unexpected":true}', { headers: { 'content-type': 'application/json' } })
     await expect(listIdentities(client, settings)).rejects.toThrow(/without a list of identities/)
+  })
+
+  it('a 5xx is a retryable ClearIdApiError', async () => {
+    const { mock, client, settings } = setup()
+    mock
+      .get(IDENTITY_API)
+      .intercept({ path: '/api/v2/accounts/acme-account/identities', method: 'GET' })
+      .reply(503, '', {})
+    await expect(listIdentities(client, settings)).rejects.toMatchObject({
+      name: 'ClearIdApiError',
+      status: 503,
+      retryable: true,
+    })
     await client.close()
   })
 
@@ -153,6 +174,9 @@ describe('listIdentities', () => {
         return new Response('[]')
       },
     }
+    await expect(listIdentities(client, { clientId: 'no-account-part' })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    )
     await expect(listIdentities(client, { clientId: 'no-account-part' })).rejects.toThrow(
       /accountId is missing/,
     )

@@ -1,4 +1,9 @@
-import { excerpt, type TokenClient } from '@tokenkeeper/auth-core'
+import {
+  ApiRequestError,
+  ConfigurationError,
+  excerpt,
+  type TokenClient,
+} from '@tokenkeeper/auth-core'
 import {
   type ClearIdEnvironment,
   clearIdServiceUrl,
@@ -20,6 +25,8 @@ export interface ClearIdApiSettings extends ClearIdLocationSettings {
   clientId?: string
   accountId?: string
   keyFile?: string
+  /** Where the `CLEARID_*` fallbacks are read; default `process.env`, `{}` for none. */
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /**
@@ -69,20 +76,19 @@ export interface ListClearIdIdentitiesOptions extends ClearIdApiSettings {
   signal?: AbortSignal
 }
 
-/** An Identity API call answered with an error status or a body that is not usable. */
-export class ClearIdApiError extends Error {
+/**
+ * An Identity API call answered with an error status (after the one renewal-and-retry on 401),
+ * or a 2xx without a list: core's `ApiRequestError` (code `API_REQUEST_FAILED`, `status`,
+ * `retryable` for 429 and 5xx) with the service's trace id. The message never quotes a body.
+ */
+export class ClearIdApiError extends ApiRequestError {
   override name = 'ClearIdApiError'
-  /** Stable code for `switch (error.code)`. */
-  readonly code = 'CLEARID_API_ERROR'
-  /** HTTP status, when the API answered. */
-  readonly status: number | undefined
   /** The service's trace id (ProblemDetails `traceId`), for ClearID support. */
-  readonly traceId: string | undefined
+  readonly traceId?: string
 
-  constructor(message: string, options: { status?: number; traceId?: string } = {}) {
-    super(message)
-    this.status = options.status
-    this.traceId = options.traceId
+  constructor(message: string, options: { status: number; traceId?: string }) {
+    super(message, { status: options.status })
+    if (options.traceId !== undefined) this.traceId = options.traceId
   }
 }
 
@@ -92,7 +98,8 @@ export class ClearIdApiError extends Error {
  * comes from `accountId`, else from `clientId` (the part after `:`), else from the key file or
  * `CLEARID_ACCOUNT_ID` / `CLEARID_CLIENT_ID`.
  *
- * @throws {ClearIdApiError} on an error status or a body that holds no list.
+ * @throws {ClearIdApiError} on an error status or a body that holds no list;
+ * {@link ConfigurationError} when no account id can be found.
  *
  * @example
  * const { identities } = await listIdentities(clearId, { environment: 'demo', query: { take: 50 } })
@@ -104,8 +111,9 @@ export async function listIdentities(
   const { query, signal, ...settings } = options
   const location = resolveApi(settings)
   if (location.accountId === undefined) {
-    throw new ClearIdApiError(
+    throw new ConfigurationError(
       `${VENDOR}: accountId is missing; pass { accountId } or a clientId of the form <guid>:<accountId>, or set CLEARID_ACCOUNT_ID`,
+      { setting: 'accountId' },
     )
   }
   const url = new URL(`${location.apiUrl}/api/v2/accounts/${location.accountId}/identities`)

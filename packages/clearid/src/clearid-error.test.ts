@@ -122,6 +122,12 @@ describe('IdentityServer errors become typed, non-retryable errors that name the
     expect(error.message).toContain('no token endpoint at https://sts.clearid.io; check stsUrl')
     expect(error.message).not.toContain('<html>')
   })
+
+  it('a redirect is not followed and points at stsUrl', () => {
+    const error = mapped(answer(302, '', { location: 'https://login.example.com/' }))
+    expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_REJECTED', retryable: false, status: 302 })
+    expect(error.message).toContain('redirect, which is not followed; check stsUrl')
+  })
 })
 
 describe('429 and 5xx are retryable', () => {

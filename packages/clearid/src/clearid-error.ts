@@ -58,7 +58,7 @@ function hintFor(
     return `There is no token endpoint at ${safeOrigin(context.tokenUrl)}; check stsUrl (or environment)`
   }
   if (status >= 300 && status < 400) {
-    return 'The STS answered with a redirect, which is not followed; check stsUrl (use the https:// STS URL, e.g. https://sts.clearid.io)'
+    return 'The STS answered with a redirect, which is not followed; check stsUrl (use the https:// STS base URL, e.g. https://sts.clearid.io)'
   }
   if (status === 429) {
     return 'ClearID is rate limiting token requests; tokens are cached, so many processes sharing one integration may need a shared store'

@@ -47,6 +47,7 @@ export function createClearId(settings: ClearIdSettings = {}): TokenClient {
     stsUrl,
     apiUrl,
     accountId,
+    env,
     // Everything else is a TokenClientOptions field (present or future) and goes to the core.
     ...clientOptions
   } = settings
@@ -59,6 +60,7 @@ export function createClearId(settings: ClearIdSettings = {}): TokenClient {
     stsUrl,
     apiUrl,
     accountId,
+    env,
   })
   return createTokenClient(source, clientOptions)
 }

@@ -106,6 +106,25 @@ describe('environment variables', () => {
     expect(settings.accountId).toBe('other-account')
   })
 
+  it('env replaces process.env as the source of fallbacks; {} turns them off', () => {
+    process.env.CLEARID_CLIENT_ID = 'from-process:env'
+    process.env.CLEARID_CLIENT_SECRET = CLIENT_SECRET
+    const settings = resolveClearIdSettings({
+      env: {
+        CLEARID_CLIENT_ID: CLIENT_ID,
+        CLEARID_CLIENT_SECRET: 'other',
+        CLEARID_ENVIRONMENT: 'eu',
+      },
+    })
+    expect(settings.clientId).toBe(CLIENT_ID)
+    expect(settings.location.environment).toBe('eu')
+    const error = configurationError(() => resolveClearIdSettings({ env: {} }))
+    expect(error.setting).toBe('clientId')
+    expect(configurationError(() => createClearId({ env: 'CLEARID' as never })).message).toBe(
+      'clearid: env must be an object of environment variables',
+    )
+  })
+
   it('reads the key file named by CLEARID_KEY_FILE', () => {
     process.env.CLEARID_KEY_FILE = writeKeyFile({
       client_id: CLIENT_ID,

@@ -84,6 +84,11 @@ export interface ClearIdTokenSourceSettings extends ClearIdLocationSettings {
   keyFile?: string
   /** The ClearID account id. Default: the part of `clientId` after `:`. Env `CLEARID_ACCOUNT_ID`. */
   accountId?: string
+  /**
+   * Where the `CLEARID_*` fallbacks are read. Default `process.env`; `{}` turns the fallbacks
+   * off (e.g. in n8n, where credentials come only from the credential form).
+   */
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /** The grant a source uses: chosen by which credential is configured. */
@@ -170,6 +175,14 @@ export function readCodeSettings(settings: ClearIdTokenSourceSettings): Layer {
       value: readPrivateKey(settings.privateKey, 'privateKey'),
       label: 'privateKey',
     }
+  }
+  if (
+    settings.env !== undefined &&
+    (typeof settings.env !== 'object' || settings.env === null || Array.isArray(settings.env))
+  ) {
+    throw new ConfigurationError(`${VENDOR}: env must be an object of environment variables`, {
+      setting: 'env',
+    })
   }
   if (settings.keyFile !== undefined && typeof settings.keyFile !== 'string') {
     throw new ConfigurationError(`${VENDOR}: keyFile must be a file path`, { setting: 'keyFile' })
@@ -311,8 +324,8 @@ function addLocation(
 export function resolveClearIdSettings(
   settings: ClearIdTokenSourceSettings,
   codeLayer: Layer = readCodeSettings(settings),
-  environment: Environment = process.env,
 ): ResolvedClearIdSettings {
+  const environment = settings.env ?? process.env
   const layers = [
     codeLayer,
     readKeyFileLayer(settings, environment),
@@ -363,8 +376,8 @@ export function resolveClearIdSettings(
  */
 export function resolveClearIdLocation(
   settings: ClearIdTokenSourceSettings = {},
-  environment: Environment = process.env,
 ): ClearIdLocation & { readonly accountId: string | undefined } {
+  const environment = settings.env ?? process.env
   const layers = [
     readCodeSettings(settings),
     readKeyFileLayer(settings, environment),
