@@ -125,6 +125,15 @@ describe('environment variables', () => {
     )
   })
 
+  it('a broken variable that is not used does not fail the configuration', () => {
+    process.env.CLEARID_PRIVATE_KEY = 'not a key'
+    const settings = resolveClearIdSettings({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET })
+    expect(settings.credential.grant).toBe('client_credentials')
+    expect(
+      configurationError(() => resolveClearIdSettings({ clientId: CLIENT_ID })).message,
+    ).toContain('clearid: CLEARID_PRIVATE_KEY is not a PEM private key')
+  })
+
   it('reads the key file named by CLEARID_KEY_FILE', () => {
     process.env.CLEARID_KEY_FILE = writeKeyFile({
       client_id: CLIENT_ID,

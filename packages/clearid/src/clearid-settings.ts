@@ -130,7 +130,8 @@ export interface ResolvedClearIdSettings {
 interface Layer {
   clientId?: Labelled<string>
   clientSecret?: Labelled<Secret>
-  privateKey?: Labelled<KeyObject>
+  /** Parsed on demand: a bad key in a place that is not used must not fail the others. */
+  privateKey?: Labelled<() => KeyObject>
   environment?: Labelled<ClearIdEnvironment>
   stsUrl?: Labelled<string>
   apiUrl?: Labelled<string>
@@ -171,10 +172,9 @@ export function readCodeSettings(settings: ClearIdTokenSourceSettings): Layer {
   })
   if (clientSecret) layer.clientSecret = { value: clientSecret, label: 'clientSecret' }
   if (settings.privateKey !== undefined && settings.privateKey !== '') {
-    layer.privateKey = {
-      value: readPrivateKey(settings.privateKey, 'privateKey'),
-      label: 'privateKey',
-    }
+    // Passed in code: validated now.
+    const key = readPrivateKey(settings.privateKey, 'privateKey')
+    layer.privateKey = { value: () => key, label: 'privateKey' }
   }
   if (
     settings.env !== undefined &&
@@ -229,7 +229,8 @@ function keyFileLayer(file: ClearIdKeyFile, fileLabel: string): Layer {
     layer.clientSecret = { value: file.clientSecret, label: field('client secret') }
   if (file.privateKey) {
     const label = field('private key')
-    layer.privateKey = { value: readPrivateKey(file.privateKey, label), label }
+    const text = file.privateKey
+    layer.privateKey = { value: () => readPrivateKey(text, label), label }
   }
   addLocation(layer, file, (setting) => field(setting))
   if (file.accountId)
@@ -275,7 +276,7 @@ function readEnvironmentLayer(environment: Environment): Layer {
   })
   if (privateKey) {
     layer.privateKey = {
-      value: readPrivateKey(privateKey, variables.privateKey),
+      value: () => readPrivateKey(privateKey, variables.privateKey),
       label: variables.privateKey,
     }
   }
@@ -346,7 +347,7 @@ export function resolveClearIdSettings(
   if (credentialLayer?.privateKey) {
     credential = {
       grant: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-      privateKey: credentialLayer.privateKey.value,
+      privateKey: credentialLayer.privateKey.value(),
     }
   } else if (credentialLayer?.clientSecret) {
     credential = { grant: 'client_credentials', clientSecret: credentialLayer.clientSecret.value }
