@@ -49,7 +49,7 @@ export function clearIdServiceUrl(
   service: string,
   environment: ClearIdEnvironment = CLEARID_DEFAULT_ENVIRONMENT,
 ): string {
-  const name = service.trim().toLowerCase()
+  const name = typeof service === 'string' ? service.trim().toLowerCase() : ''
   if (!SERVICE.test(name)) {
     throw new ConfigurationError(
       `${VENDOR}: service must be a ClearID service name such as identityservice, got ${JSON.stringify(service)}`,

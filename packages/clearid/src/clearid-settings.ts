@@ -447,8 +447,12 @@ function checkClientId(value: string, label: string): string {
   return clientId
 }
 
+/**
+ * Validates an account id: it goes into API paths unencoded, so only RFC 3986 unreserved
+ * characters are accepted. `label` names the option or variable in the error.
+ */
 export function checkAccountId(value: string, label: string): string {
-  const accountId = value.trim()
+  const accountId = typeof value === 'string' ? value.trim() : ''
   if (!ACCOUNT_ID.test(accountId)) {
     throw new ConfigurationError(
       `${VENDOR}: ${label} must be a ClearID account id (letters, digits, '-', '.', '_', '~'), got ${JSON.stringify(value)}`,
