@@ -142,6 +142,19 @@ describe('key file variants', () => {
     })
   })
 
+  it('the keyFile setting also takes the parsed content (e.g. the emulator demo credentials)', () => {
+    const demo = {
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      keyFile: { clientId: CLIENT_ID, stsUrl: 'http://127.0.0.1:4010', privateKey: keys.jwk },
+    }
+    expect(resolveClearIdSettings(demo).credential.grant).toBe('client_credentials')
+    const { clientSecret: _secret, ...withoutSecret } = demo
+    const settings = resolveClearIdSettings(withoutSecret)
+    expect(settings.credential.grant).toBe('urn:ietf:params:oauth:grant-type:jwt-bearer')
+    expect(settings.location.tokenUrl).toBe('http://127.0.0.1:4010/connect/token')
+  })
+
   it('a file that is only a PEM private key', () => {
     const file = loadClearIdKeyFile(write(keys.pkcs1, 'clearid.pem'))
     expect(reveal(file.privateKey)).toBe(keys.pkcs1.trim())

@@ -142,7 +142,8 @@ export function parseClearIdKeyFile(content: string | object): ClearIdKeyFile {
   return parseKeyFile(content, 'key file')
 }
 
-function parseKeyFile(content: string | object, label: string): ClearIdKeyFile {
+/** Parses key-file content; `label` names it (and where it came from) in errors. */
+export function parseKeyFile(content: string | object, label: string): ClearIdKeyFile {
   const fail = (problem: string): never => {
     throw new ConfigurationError(`${VENDOR}: ${label} ${problem}`, { setting: 'keyFile' })
   }

@@ -232,7 +232,7 @@ describe('validation of values passed in code (at factory time)', () => {
       { accountId: 'a/b' },
       `clearid: accountId must be a ClearID account id (letters, digits, '-', '.', '_', '~'), got "a/b"`,
     ],
-    [{ keyFile: 7 }, 'clearid: keyFile must be a file path'],
+    [{ keyFile: 7 }, 'clearid: keyFile must be a file path or the parsed key file (an object)'],
   ])('%o', (settings, message) => {
     const error = configurationError(() =>
       createClearId({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...settings } as never),

@@ -18,7 +18,7 @@ import {
   parseClearIdEnvironment,
   VENDOR,
 } from './clearid-environments.ts'
-import { type ClearIdKeyFile, readKeyFile } from './clearid-key-file.ts'
+import { type ClearIdKeyFile, parseKeyFile, readKeyFile } from './clearid-key-file.ts'
 
 /**
  * Environment variables read when a setting is not passed in code (at the first token request,
@@ -78,10 +78,11 @@ export interface ClearIdTokenSourceSettings extends ClearIdLocationSettings {
    */
   privateKey?: ClearIdPrivateKeyInput
   /**
-   * Path of the JSON key file downloaded from the ClearID portal; it may hold the client id,
-   * secret or private key, account id and STS URL. Env `CLEARID_KEY_FILE`.
+   * Path of the JSON key file downloaded from the ClearID portal, or its already parsed
+   * content; it may hold the client id, secret or private key, account id and STS URL.
+   * Env `CLEARID_KEY_FILE` (a path).
    */
-  keyFile?: string
+  keyFile?: string | Record<string, unknown>
   /** The ClearID account id. Default: the part of `clientId` after `:`. Env `CLEARID_ACCOUNT_ID`. */
   accountId?: string
   /**
@@ -184,8 +185,16 @@ export function readCodeSettings(settings: ClearIdTokenSourceSettings): Layer {
       setting: 'env',
     })
   }
-  if (settings.keyFile !== undefined && typeof settings.keyFile !== 'string') {
-    throw new ConfigurationError(`${VENDOR}: keyFile must be a file path`, { setting: 'keyFile' })
+  const keyFile = settings.keyFile
+  if (
+    keyFile !== undefined &&
+    typeof keyFile !== 'string' &&
+    (typeof keyFile !== 'object' || keyFile === null || Array.isArray(keyFile))
+  ) {
+    throw new ConfigurationError(
+      `${VENDOR}: keyFile must be a file path or the parsed key file (an object)`,
+      { setting: 'keyFile' },
+    )
   }
   addLocation(layer, settings, (setting) => setting)
   // Catches an stsUrl of one environment combined with another environment now.
@@ -203,6 +212,9 @@ export function readCodeSettings(settings: ClearIdTokenSourceSettings): Layer {
 
 /** The key file named in code or by `CLEARID_KEY_FILE`, as a layer (empty without one). */
 function readKeyFileLayer(settings: ClearIdTokenSourceSettings, environment: Environment): Layer {
+  if (typeof settings.keyFile === 'object' && settings.keyFile !== null) {
+    return keyFileLayer(parseKeyFile(settings.keyFile, 'keyFile'), 'keyFile')
+  }
   const path = optionalSetting({
     value: settings.keyFile,
     setting: 'keyFile',
