@@ -54,7 +54,7 @@ export function computeExpiry(
     candidates.push(parseAbsoluteTime(issued.expiresAt, options.vendor, 'expiry') - skew)
   }
   if (issued.jwt) {
-    const exp = jwtExpiry(issued.value)
+    const exp = jwtExpiry(issued.value, options.vendor)
     if (exp !== undefined) candidates.push(exp - skew)
   }
 
@@ -120,16 +120,20 @@ export function parseAbsoluteTime(value: number | string, vendor: string, what =
 }
 
 /** The `exp` of a JWT in epoch ms, `undefined` when it has none. Invalid JWTs are an error. */
-function jwtExpiry(value: string): number | undefined {
+function jwtExpiry(value: string, vendor: string): number | undefined {
   let exp: unknown
   try {
     exp = decodeJwt(value).exp
   } catch {
-    throw new InvalidTokenResponseError('The access token should be a JWT but cannot be decoded')
+    throw new InvalidTokenResponseError(
+      `${vendor}: the access token should be a JWT but cannot be decoded`,
+    )
   }
   if (exp === undefined) return undefined
   if (typeof exp !== 'number' || !Number.isFinite(exp)) {
-    throw new InvalidTokenResponseError('The access token JWT has a non-numeric exp claim')
+    throw new InvalidTokenResponseError(
+      `${vendor}: the access token JWT has a non-numeric exp claim`,
+    )
   }
   return exp * 1000
 }

@@ -62,6 +62,7 @@ export {
   optionalSecret,
   optionalSetting,
   type SettingLookup,
+  type UrlSettingOptions,
   urlSetting,
 } from './settings.ts'
 export {

@@ -1,5 +1,6 @@
 import { ConfigurationError } from './errors.ts'
 import { Secret, type SecretInput } from './secret.ts'
+import { isLoopbackHost } from './transport.ts'
 
 /** Where to look for one setting: the value passed in code, then an environment variable. */
 export interface SettingLookup<T> {
@@ -78,22 +79,46 @@ export function optionalSecret(lookup: SettingLookup<SecretInput>): Secret | und
   return fromEnv === undefined ? undefined : new Secret(fromEnv)
 }
 
+/** Options of {@link urlSetting}. */
+export interface UrlSettingOptions {
+  /** How to name the value in messages when it came from elsewhere, e.g. `CLEARID_STS_URL`. */
+  label?: string
+}
+
 /**
- * Checks a URL setting: absolute, http(s), no credentials or query in it. Returns it without a
- * trailing slash. Whether plain HTTP is acceptable is checked when a request is sent.
+ * Checks a URL setting: absolute, `https://` (plain `http://` only for loopback addresses, code
+ * `INSECURE_TRANSPORT` otherwise), no credentials, query or fragment. Returns it without a
+ * trailing slash. Messages name `label` (default: the option).
  */
-export function urlSetting(value: string, setting: string, vendor: string): string {
+export function urlSetting(
+  value: string,
+  setting: string,
+  vendor: string,
+  options: UrlSettingOptions = {},
+): string {
+  const label = options.label ?? setting
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw new ConfigurationError(`${vendor}: ${setting} is not an absolute URL`, { setting })
+    throw new ConfigurationError(`${vendor}: ${label} is not an absolute URL`, { setting })
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigurationError(`${vendor}: ${setting} must be an https:// URL`, { setting })
+    throw new ConfigurationError(`${vendor}: ${label} must be an https:// URL`, { setting })
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new ConfigurationError(
+      `${vendor}: ${label} must use https:// (plain http:// is allowed only for loopback addresses)`,
+      { setting, code: 'INSECURE_TRANSPORT' },
+    )
   }
   if (url.username || url.password) {
-    throw new ConfigurationError(`${vendor}: ${setting} must not contain credentials`, { setting })
+    throw new ConfigurationError(`${vendor}: ${label} must not contain credentials`, { setting })
+  }
+  if (url.search || url.hash) {
+    throw new ConfigurationError(`${vendor}: ${label} must not contain a query or fragment`, {
+      setting,
+    })
   }
   return url.href.replace(/\/+$/, '')
 }

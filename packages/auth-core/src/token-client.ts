@@ -196,6 +196,8 @@ class DefaultTokenClient implements TokenClient {
   /** Every 64th hot-path call still reads the clock, in case timers run late (busy event loop). */
   #calls = 0
   #unwatch: (() => void) | undefined
+  /** API origins allowed to receive the token, resolved on first use. */
+  #originPolicy: OriginPolicy | undefined
   #watching = false
   /** The current token was rejected by an API and nothing has replaced it yet. */
   #currentRejected = false
@@ -255,7 +257,7 @@ class DefaultTokenClient implements TokenClient {
     const value = typeof token === 'string' ? token : token.value
     const current = this.#current
     const wasCurrent = current !== undefined && current.token.value === value
-    if (wasCurrent && this.#rejectedRightAfterRenewal(current)) {
+    if (wasCurrent && this.#keepDespiteRejection(current)) {
       // The token that replaced a rejected one is rejected too, moments after it was issued:
       // the API refuses this credential (wrong scope, missing permission), not this token.
       // Renewing again would request a token per API call; keep it until it renews normally.
@@ -553,7 +555,7 @@ class DefaultTokenClient implements TokenClient {
     reason: TokenRequestReason,
     previous: StoredToken | undefined,
   ): Promise<StoredToken> {
-    let exchange: Exchange | undefined
+    let exchange: (Exchange & { status: number }) | undefined
     const now = () => this.#clock.now()
     const transport = guardTransport(
       this.#transport,
@@ -561,6 +563,7 @@ class DefaultTokenClient implements TokenClient {
         exchange = {
           sentAt,
           receivedAt,
+          status: response.status,
           ...(response.headers.date ? { date: response.headers.date } : {}),
         }
       },
@@ -570,11 +573,50 @@ class DefaultTokenClient implements TokenClient {
     this.#publish('requested', { reason })
     const signal = this.#abort.signal
     signal.throwIfAborted()
-    // Raced against the client's signal so that close() never waits on a source that ignores it.
-    const issued: IssuedToken = await waitFor(
-      this.#source.requestToken({ transport, signal, now, previous, reason }),
-      signal,
-    )
+    try {
+      // Raced against the client's signal so close() never waits on a source that ignores it.
+      const issued: IssuedToken = await waitFor(
+        this.#source.requestToken({ transport, signal, now, previous, reason }),
+        signal,
+      )
+      return this.#toEntry(issued, exchange ?? { sentAt: started, receivedAt: now() })
+    } catch (error) {
+      // The vendor answered 2xx but we cannot use the answer. If issuing revokes the previous
+      // token, that token is probably dead now: stop serving it rather than serve it stale.
+      const status = exchange?.status
+      if (
+        this.#source.reissueRevokesPrevious &&
+        status !== undefined &&
+        status >= 200 &&
+        status < 300 &&
+        TokenKeeperError.is(error) &&
+        error.code === 'INVALID_TOKEN_RESPONSE'
+      ) {
+        this.#dropRevokedPrevious(previous)
+      }
+      throw error
+    }
+  }
+
+  /** After a reissue that may have revoked it, the previous token must not be served. */
+  #dropRevokedPrevious(previous: StoredToken | undefined): void {
+    const value = previous?.value ?? this.#current?.entry.value
+    if (value === undefined) return
+    this.#rememberRejected(value)
+    if (this.#current?.entry.value === value) {
+      this.#current = undefined
+      this.#cancelTimer()
+    }
+    try {
+      const result = this.#store.invalidate(this.#cacheKey(), value)
+      if (result instanceof Promise) result.catch(noop)
+    } catch {
+      // The store is unreachable; the local copy is dropped already.
+    }
+  }
+
+  /** Validates an issued token and computes its expiry. */
+  #toEntry(issued: IssuedToken, timing: Exchange): StoredToken {
     const vendor = this.#source.vendor
     if (typeof issued?.value !== 'string' || !HEADER_SAFE.test(issued.value)) {
       throw new InvalidTokenResponseError(
@@ -589,7 +631,6 @@ class DefaultTokenClient implements TokenClient {
         `${vendor}: the token type is not a valid HTTP auth scheme`,
       )
     }
-    const timing = exchange ?? { sentAt: started, receivedAt: now() }
     const expiresAt = computeExpiry(issued, timing, {
       vendor,
       defaultLifetime: this.#options.defaultLifetime ?? DEFAULTS.defaultLifetime,
@@ -622,6 +663,7 @@ class DefaultTokenClient implements TokenClient {
       this.#current = same
       return same
     }
+    this.#currentRejected = false
     const token = createAccessToken({
       value: entry.value,
       type: entry.type,
@@ -698,14 +740,20 @@ class DefaultTokenClient implements TokenClient {
     this.#fresh = undefined
   }
 
-  /** True if `current` replaced a rejected token and is itself still within its first moments. */
-  #rejectedRightAfterRenewal(current: Current): boolean {
-    if (!current.replacedRejected) return false
+  /**
+   * Whether a rejected current token is kept instead of renewed: within the source's
+   * `rejectionGrace` after issue (any token), or by default when the token itself replaced a
+   * rejected one moments ago. Either way the API is refusing the credential, not the token.
+   */
+  #keepDespiteRejection(current: Current): boolean {
     const entry = current.entry
+    const age = this.#clock.now() - entry.issuedAt
+    const sourceGrace = this.#source.rejectionGrace
+    if (sourceGrace !== undefined) return age < sourceGrace
+    if (!current.replacedRejected) return false
     const lifetime =
       entry.expiresAt === null ? Number.POSITIVE_INFINITY : entry.expiresAt - entry.issuedAt
-    const grace = Math.min(REJECTION_GRACE, lifetime / 10)
-    return this.#clock.now() - entry.issuedAt < grace
+    return age < Math.min(REJECTION_GRACE, lifetime / 10)
   }
 
   /** Remembers a failure and returns when the next attempt may start. */
@@ -722,6 +770,8 @@ class DefaultTokenClient implements TokenClient {
       retryAt = now + (this.#options.negativeCacheTtl ?? DEFAULTS.negativeCacheTtl) * 1000
     }
     if (error.retryAt !== undefined) retryAt = Math.max(retryAt, error.retryAt)
+    const floor = this.#source.minimumIssueInterval
+    if (floor !== undefined) retryAt = Math.max(retryAt, now + floor)
     this.#failure = { error, retryAt }
     return retryAt
   }
@@ -756,9 +806,7 @@ class DefaultTokenClient implements TokenClient {
   }
 
   #httpContext() {
-    const policy: OriginPolicy = normaliseOrigins(
-      this.#options.origins ?? this.#source.origins?.() ?? [],
-    )
+    this.#originPolicy ??= normaliseOrigins(this.#options.origins ?? this.#source.origins?.() ?? [])
     return {
       vendor: this.#source.vendor,
       getToken: (options?: GetTokenOptions) => this.getToken(options),
@@ -777,7 +825,7 @@ class DefaultTokenClient implements TokenClient {
         }
       },
       rejectionStatuses: this.#rejectionStatuses,
-      origins: policy,
+      origins: this.#originPolicy,
       dispatcher: this.#options.dispatcher,
     }
   }

@@ -72,7 +72,8 @@ export interface TokenRequestContext {
   readonly now: () => number
   /**
    * The entry currently in the store, if any: possibly expired or rejected, but carrying the
-   * vendor state (e.g. a refresh token) of the last issuance.
+   * vendor state (e.g. a refresh token) of the last issuance. Stores drop entries whose token and
+   * state are both spent, so a rejected token without state may arrive here as `undefined`.
    */
   readonly previous: StoredToken | undefined
   readonly reason: TokenRequestReason
@@ -136,6 +137,18 @@ export interface TokenSource {
    * (ClearID: `0.5`, renewal at half-life). Widens, never narrows, the advisory window.
    */
   readonly refreshWindowRatio?: number
+  /**
+   * Milliseconds after issue during which an API's rejection of a token does not renew it: the
+   * API is refusing the credential (scope, product, permission), and a new token would not help
+   * but would spend quota (and, for revoke-on-reissue vendors, revoke other callers' token).
+   * Default: 10 s, and only for a token that itself replaced a rejected one.
+   */
+  readonly rejectionGrace?: number
+  /**
+   * Least time in ms between failed token requests, whatever the backoff or negative cache says
+   * (e.g. Clear: 5 minutes keeps failures within its 288 tokens a day).
+   */
+  readonly minimumIssueInterval?: number
   /**
    * API origins the token belongs to (e.g. `['https://identityservice.clearid.io']`), used as
    * the default allow-list of `interceptor()` and `fetch()`.

@@ -63,10 +63,8 @@ export interface ClearCfcSourceSettings {
  * Settings of {@link createClearCfc}: the Clear settings plus every {@link TokenClientOptions}
  * field (store, clock, windows, timeouts, dispatcher, logger...).
  *
- * Clear changes one default: `backoff.max` is {@link CLEAR_BACKOFF_MAX} (10 minutes), so that
- * while the token endpoint keeps failing, attempts (spaced between half and all of the backoff,
- * with jitter) never come more often than once per five minutes, the average rate the daily
- * quota of 288 token requests allows.
+ * While the token endpoint keeps failing, the source's `minimumIssueInterval` (5 minutes) keeps
+ * attempts within the daily quota of 288 token requests, whatever the backoff settings.
  */
 export interface ClearCfcSettings extends ClearCfcSourceSettings, TokenClientOptions {}
 
@@ -79,13 +77,6 @@ export interface ClearCfcClient extends TokenClient {
    */
   request(path: string, init?: FetchInit): ReturnType<TokenClient['fetch']>
 }
-
-/**
- * Default `backoff.max` of Clear clients, in ms. The core waits between half and all of the
- * backoff (jitter), so persistent failures cause at most one token request per five minutes:
- * 288 a day, Clear's daily quota.
- */
-export const CLEAR_BACKOFF_MAX = 600_000
 
 /**
  * Creates a token client for Clear Finance Cloud. Nothing is requested until the first
@@ -122,10 +113,7 @@ export function createClearCfc(settings: ClearCfcSettings = {}): ClearCfcClient 
     ...(headers !== undefined ? { headers } : {}),
     ...(env !== undefined ? { env } : {}),
   })
-  const client = createTokenClient(source, {
-    ...clientOptions,
-    backoff: { ...clientOptions.backoff, max: clientOptions.backoff?.max ?? CLEAR_BACKOFF_MAX },
-  })
+  const client = createTokenClient(source, clientOptions)
   return {
     getToken: (options) => client.getToken(options),
     getAuthHeaders: (options) => client.getAuthHeaders(options),

@@ -19,6 +19,12 @@ import {
 } from './clear-cfc-settings.ts'
 
 /**
+ * Least time between token requests that failed: five minutes, the average rate Clear's daily
+ * quota of 288 token requests allows, so a failing endpoint cannot exhaust the quota.
+ */
+export const MINIMUM_ISSUE_INTERVAL = 300_000
+
+/**
  * For this long after its issue (five minutes, the average rate Clear's daily quota of 288 token
  * requests allows), a token that an API rejects is kept rather than replaced. A token rejected
  * that young was most likely revoked by another program requesting tokens with the same secret,
@@ -32,6 +38,8 @@ export const REJECTED_TOKEN_MIN_AGE = 300_000
 export interface ClearCfcTokenSource extends TokenSource {
   readonly vendor: typeof VENDOR
   readonly reissueRevokesPrevious: true
+  readonly rejectionGrace: number
+  readonly minimumIssueInterval: number
   /** The absolute URL of a Clear API path such as `/integration/v1/ingest/file/SALES`. */
   apiUrl(path: string): string
 }
@@ -61,6 +69,12 @@ export function clearCfcTokenSource(settings: ClearCfcSourceSettings = {}): Clea
   return {
     vendor: VENDOR,
     reissueRevokesPrevious: true,
+    // A portal token (accessToken mode) is never reissued: a rejection means it is dead, and
+    // the source says so at once instead of keeping it.
+    get rejectionGrace() {
+      return current().credential.kind === 'accessToken' ? 0 : REJECTED_TOKEN_MIN_AGE
+    },
+    minimumIssueInterval: MINIMUM_ISSUE_INTERVAL,
     cacheKey: () => current().cacheKey,
     requestToken: async (context) => requestToken(current(), context),
     authHeaders: (token: AccessToken) => {
@@ -102,8 +116,6 @@ async function requestToken(
     return { value: credential.token.reveal(), neverExpires: true }
   }
 
-  const kept = keepFreshRejectedToken(context)
-  if (kept) return kept
   const secret = credential.secret.reveal()
   const sentAt = context.now()
   const response = await context.transport({
@@ -121,43 +133,8 @@ async function requestToken(
       secrets: [secret],
     })
   }
-  const reissueNotBefore = sentAt + REJECTED_TOKEN_MIN_AGE
-  return {
-    ...parseClearTokenResponse(response, { now: receivedAt }),
-    // Kept with the token so that the store keeps a rejected entry for these minutes, for every
-    // client of the store (a stateless rejected entry is dropped): see keepFreshRejectedToken.
-    state: { reissueNotBefore },
-    stateExpiresAt: reissueNotBefore,
-  }
+  return parseClearTokenResponse(response, { now: receivedAt })
 }
-
-/**
- * Within {@link REJECTED_TOKEN_MIN_AGE} of its issue, answers a renewal after a rejection with the
- * rejected token itself, without asking Clear. The client then serves it again, and `fetch()`
- * hands the caller the API's 401 instead of retrying with the same token.
- */
-function keepFreshRejectedToken(context: TokenRequestContext): IssuedToken | undefined {
-  const previous = context.previous
-  // Only an entry that an API really rejected counts (the client may label a renewal at expiry
-  // 'rejected' after a late rejection of a token that was already replaced).
-  if (context.reason !== 'rejected' || previous?.rejected !== true) return undefined
-  const notBefore = previous.state?.reissueNotBefore
-  const now = context.now()
-  if (typeof notBefore !== 'number' || now >= notBefore) return undefined
-  // Not worth keeping if it expires before the guard ends anyway.
-  if (previous.expiresAt !== null && previous.expiresAt - now < KEEP_MIN_REMAINING) return undefined
-  return {
-    value: previous.value,
-    type: previous.type,
-    // Local epoch ms; no HTTP exchange happened, so the core applies no clock-skew correction.
-    ...(previous.expiresAt === null ? { neverExpires: true } : { expiresAt: previous.expiresAt }),
-    state: { reissueNotBefore: notBefore },
-    stateExpiresAt: notBefore,
-  }
-}
-
-/** A kept token must stay valid at least this long; otherwise a new one is requested. */
-const KEEP_MIN_REMAINING = 60_000
 
 /** Options of {@link parseClearTokenResponse}. */
 export interface ParseClearTokenOptions {

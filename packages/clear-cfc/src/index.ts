@@ -12,7 +12,6 @@ export {
   readClearError,
 } from './clear-cfc-error.ts'
 export {
-  CLEAR_BACKOFF_MAX,
   type ClearCfcClient,
   type ClearCfcSettings,
   type ClearCfcSourceSettings,
@@ -27,6 +26,7 @@ export {
 export {
   type ClearCfcTokenSource,
   clearCfcTokenSource,
+  MINIMUM_ISSUE_INTERVAL,
   normaliseValidTill,
   type ParseClearTokenOptions,
   parseClearTokenResponse,
