@@ -393,8 +393,12 @@ class DefaultTokenClient implements TokenClient {
       return renewed.token
     } catch (error) {
       if (options?.signal?.aborted || this.#closed) throw error
-      // Keep serving a token that is still valid while renewal fails.
-      if (valid && (valid.entry.expiresAt === null || this.#clock.now() < valid.entry.expiresAt)) {
+      // Keep serving a token that is still valid (and was not dropped) while renewal fails.
+      if (
+        valid &&
+        !this.#rejectedValues.has(valid.entry.value) &&
+        (valid.entry.expiresAt === null || this.#clock.now() < valid.entry.expiresAt)
+      ) {
         return this.#serveStale(valid, error)
       }
       throw error

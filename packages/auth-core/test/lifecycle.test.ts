@@ -540,3 +540,60 @@ async function until(condition: () => boolean, rounds = 200): Promise<void> {
   }
   expect(condition()).toBe(true)
 }
+
+describe('source knobs', () => {
+  it('rejectionGrace keeps a token that an API rejects soon after issue', async () => {
+    const agent = mockAgent()
+    const endpoint = tokenEndpoint(agent, numberedTokens(3600))
+    const clock = new ManualClock()
+    const source = { ...exampleSource(), rejectionGrace: 300_000 }
+    const client = track(createTokenClient(source, { dispatcher: agent, clock }))
+    const token = await client.getToken()
+    expect(client.invalidate(token)).toBe(false)
+    expect((await client.getToken()).value).toBe('token-1')
+    await clock.advance(300_000)
+    expect(client.invalidate(token)).toBe(true)
+    expect((await client.getToken()).value).toBe('token-2')
+    expect(endpoint.count).toBe(2)
+  })
+
+  it('minimumIssueInterval is a floor under backoff and the negative cache', async () => {
+    const agent = mockAgent()
+    const endpoint = tokenEndpoint(agent, () => ({ status: 503, body: {} }))
+    const clock = new ManualClock()
+    const source = { ...exampleSource(), minimumIssueInterval: 300_000 }
+    const client = track(createTokenClient(source, { dispatcher: agent, clock }))
+    await client.getToken().catch(() => {})
+    for (let minute = 0; minute < 4; minute++) {
+      await clock.advance(60_000)
+      await client.getToken().catch(() => {})
+    }
+    expect(endpoint.count).toBe(1)
+    await clock.advance(60_000)
+    await client.getToken().catch(() => {})
+    expect(endpoint.count).toBe(2)
+  })
+
+  it('a revoke-on-reissue source stops serving the previous token after an unusable 2xx answer', async () => {
+    const agent = mockAgent()
+    let answer = (index: number) => ({
+      body: { access_token: `token-${index + 1}`, expires_in: 600 } as unknown,
+      status: 200,
+    })
+    const endpoint = tokenEndpoint(agent, (index) => answer(index))
+    const clock = new ManualClock()
+    const client = track(
+      createTokenClient(exampleSource({ reissueRevokesPrevious: true }), {
+        dispatcher: agent,
+        clock,
+      }),
+    )
+    await client.getToken()
+    answer = () => ({ body: '<html>proxy</html>', status: 200 })
+    await clock.advance(580_000) // inside the mandatory window: callers wait for a reissue
+    await expect(client.getToken()).rejects.toMatchObject({ code: 'INVALID_TOKEN_RESPONSE' })
+    // token-1 is probably revoked by that reissue: not served stale.
+    await expect(client.getToken()).rejects.toMatchObject({ code: 'INVALID_TOKEN_RESPONSE' })
+    expect(endpoint.count).toBe(2)
+  })
+})

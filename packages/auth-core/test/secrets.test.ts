@@ -108,3 +108,32 @@ describe('secrets stay secret', () => {
     expect(logs.length).toBeGreaterThan(0)
   })
 })
+
+describe('urlSetting', () => {
+  it('accepts https and loopback http, refuses the rest with the option named', async () => {
+    const { urlSetting } = await import('../src/index.ts')
+    expect(urlSetting('https://api.example.com/base/', 'baseUrl', 'V')).toBe(
+      'https://api.example.com/base',
+    )
+    expect(urlSetting('http://127.0.0.1:8080', 'baseUrl', 'V')).toBe('http://127.0.0.1:8080')
+    expect(() =>
+      urlSetting('http://api.example.com', 'baseUrl', 'V', { label: 'V_BASE_URL' }),
+    ).toThrowError(
+      expect.objectContaining({
+        code: 'INSECURE_TRANSPORT',
+        setting: 'baseUrl',
+        message: expect.stringContaining('V_BASE_URL'),
+      }),
+    )
+    for (const bad of [
+      'not a url',
+      'ftp://x.example.com',
+      'https://user:pw@x.example.com',
+      'https://x.example.com/?a=1',
+    ]) {
+      expect(() => urlSetting(bad, 'baseUrl', 'V')).toThrowError(
+        expect.objectContaining({ code: 'CONFIGURATION_INVALID' }),
+      )
+    }
+  })
+})
