@@ -43,7 +43,7 @@ export function createAkamaiIdentity(settings: AkamaiIdentitySettings = {}): Tok
     region,
     baseUrl,
     oidcUrl,
-    environment,
+    env,
     // Everything else is a TokenClientOptions field (present or future) and goes to the core.
     ...clientOptions
   } = settings
@@ -55,7 +55,7 @@ export function createAkamaiIdentity(settings: AkamaiIdentitySettings = {}): Tok
     region,
     baseUrl,
     oidcUrl,
-    environment,
+    env,
   })
   return createTokenClient(source, clientOptions)
 }

@@ -314,7 +314,7 @@ describe('environment variables', () => {
   it('reads an injected environment instead of process.env', () => {
     vi.stubEnv(env.region, 'eu')
     const resolved = resolve({
-      environment: {
+      env: {
         [env.oidcUrl]: `https://v1.api.jp.janrain.com/${CUSTOMER_ID}/login`,
         [env.clientId]: 'injected-client',
         [env.clientSecret]: 'injected-secret',
@@ -329,7 +329,7 @@ describe('environment variables', () => {
     expect(resolved.clientSecret.reveal()).toBe('injected-secret')
   })
 
-  it('environment: {} turns the fallbacks off (user-supplied settings never get the server secret)', () => {
+  it('env: {} turns the fallbacks off (user-supplied settings never get the server secret)', () => {
     vi.stubEnv(env.clientSecret, CLIENT_SECRET)
     vi.stubEnv(env.customerId, CUSTOMER_ID)
     const resolver = createSettingsResolver({
@@ -337,13 +337,13 @@ describe('environment variables', () => {
       customerId: 'c',
       clientId: 'someone',
       clientSecret: '',
-      environment: {},
+      env: {},
     })
     const error = configurationError(() => resolver.resolve())
     expect(error.setting).toBe('clientSecret')
     expect(
       configurationError(() =>
-        createSettingsResolver({ region: 'us', ...credentials, environment: {} }).resolve(),
+        createSettingsResolver({ region: 'us', ...credentials, env: {} }).resolve(),
       ).setting,
     ).toBe('customerId')
   })
@@ -355,7 +355,7 @@ describe('environment variables', () => {
           environment: 'process.env' as unknown as Record<string, string>,
         }),
       ).setting,
-    ).toBe('environment')
+    ).toBe('env')
   })
 
   it('takes the customer id from the environment when only the location is in code', () => {

@@ -89,7 +89,7 @@ export interface AkamaiIdentityTokenSourceSettings {
    * turn the fallbacks off, e.g. where settings come from a user (n8n credentials) and must
    * never pick up the server's own variables.
    */
-  environment?: Readonly<Record<string, string | undefined>>
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /** Where the APIs and the token endpoint are. */
@@ -357,9 +357,9 @@ export function createSettingsResolver(
   const codeClientId = codeValue(settings.clientId, 'clientId')
   // Type-checks the secret now; its value is read again on first use.
   optionalSecret({ value: settings.clientSecret, setting: 'clientSecret', vendor: VENDOR })
-  const environment = settings.environment
+  const environment = settings.env
   if (environment !== undefined && (typeof environment !== 'object' || environment === null)) {
-    fail('environment must be an object of variables, e.g. process.env or {}', 'environment')
+    fail('env must be an object of variables, e.g. process.env or {}', 'env')
   }
   const env = (name: string) => envValue(name, environment)
   const codeScope =
