@@ -352,7 +352,7 @@ describe('environment variables', () => {
     expect(
       configurationError(() =>
         akamaiIdentityTokenSource({
-          environment: 'process.env' as unknown as Record<string, string>,
+          env: 'process.env' as unknown as Record<string, string>,
         }),
       ).setting,
     ).toBe('env')
