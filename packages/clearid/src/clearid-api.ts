@@ -24,7 +24,7 @@ export type ClearIdApiLocation = ClearIdEnvironment | ClearIdApiSettings
 export interface ClearIdApiSettings extends ClearIdLocationSettings {
   clientId?: string
   accountId?: string
-  keyFile?: string | Record<string, unknown>
+  keyFile?: string | object
   /** Where the `CLEARID_*` fallbacks are read; default `process.env`, `{}` for none. */
   env?: Readonly<Record<string, string | undefined>>
 }

@@ -82,7 +82,7 @@ export interface ClearIdTokenSourceSettings extends ClearIdLocationSettings {
    * content; it may hold the client id, secret or private key, account id and STS URL.
    * Env `CLEARID_KEY_FILE` (a path).
    */
-  keyFile?: string | Record<string, unknown>
+  keyFile?: string | object
   /** The ClearID account id. Default: the part of `clientId` after `:`. Env `CLEARID_ACCOUNT_ID`. */
   accountId?: string
   /**
