@@ -83,7 +83,10 @@ export interface TokenClientOptions {
 export interface GetTokenOptions {
   /** Cancels this caller's wait only; a shared token request continues for the others. */
   signal?: AbortSignal
-  /** Ignore the cached token and request a new one (still one request for concurrent callers). */
+  /**
+   * Ignore the cached token and request a new one (still one request for concurrent callers).
+   * If that request fails, the call fails too (the current token is not served instead).
+   */
   forceRefresh?: boolean
 }
 
@@ -104,7 +107,11 @@ export interface TokenClient {
    * can be replayed. Redirects are not followed.
    */
   fetch(input: string | URL, init?: FetchInit): Promise<Response>
-  /** An undici interceptor that attaches the auth headers to requests for the allowed origins. */
+  /**
+   * An undici interceptor that attaches the auth headers to requests for the allowed origins.
+   * The origins are resolved when it is created, so a source configured from the environment
+   * reports a missing setting here rather than on the first request.
+   */
   interceptor(options?: AuthInterceptorOptions): Dispatcher.DispatcherComposeInterceptor
   /** Stops timers and in-flight work. Later calls fail with `CLIENT_CLOSED`. */
   close(): Promise<void>
@@ -393,8 +400,10 @@ class DefaultTokenClient implements TokenClient {
       return renewed.token
     } catch (error) {
       if (options?.signal?.aborted || this.#closed) throw error
-      // Keep serving a token that is still valid (and was not dropped) while renewal fails.
+      // Keep serving a token that is still valid (and was not dropped) while renewal fails,
+      // unless the caller explicitly asked for a new one.
       if (
+        !forced &&
         valid &&
         !this.#rejectedValues.has(valid.entry.value) &&
         (valid.entry.expiresAt === null || this.#clock.now() < valid.entry.expiresAt)

@@ -597,3 +597,24 @@ describe('source knobs', () => {
     expect(endpoint.count).toBe(2)
   })
 })
+
+describe('forceRefresh', () => {
+  it('fails when the forced request fails, instead of serving the current token', async () => {
+    const agent = mockAgent()
+    let fail = false
+    tokenEndpoint(agent, (index) =>
+      fail
+        ? { status: 400, body: { error: 'invalid_client' } }
+        : { body: { access_token: `token-${index + 1}`, expires_in: 600 } },
+    )
+    const client = track(
+      createTokenClient(exampleSource(), { dispatcher: agent, clock: new ManualClock() }),
+    )
+    await client.getToken()
+    fail = true
+    await expect(client.getToken({ forceRefresh: true })).rejects.toMatchObject({
+      code: 'TOKEN_ENDPOINT_REJECTED',
+    })
+    expect((await client.getToken()).value).toBe('token-1')
+  })
+})
