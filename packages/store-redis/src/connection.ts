@@ -98,11 +98,12 @@ export class Connection {
     this.#closed = true
     for (const waiter of this.#waiters) waiter.reject(closedError())
     this.#waiters.clear()
-    // The 'error' listener stays until the socket is gone: ioredis reports unhandled errors.
     if (this.#owned) await quit(this.client, this.#settings.commandTimeout)
     this.client.off('ready', this.#onReady)
     this.client.off('end', this.#onEnd)
-    this.client.off('error', this.#onError)
+    // A connection this store created keeps its 'error' listener: ioredis may still report a
+    // late error (a timed-out ready check) and would print it as unhandled.
+    if (!this.#owned) this.client.off('error', this.#onError)
   }
 
   #whenReady(): Promise<void> {

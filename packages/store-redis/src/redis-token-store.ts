@@ -97,6 +97,7 @@ export interface RedisTokenStore extends TokenStore {
   invalidate(key: string, value: string): MaybePromise<boolean>
   delete(key: string): MaybePromise<void>
   lease(key: string, options: LeaseOptions): Promise<TokenLease | null>
+  watch(key: string, listener: () => void): () => void
   /** True while Redis is unreachable and `fallback: 'memory'` serves from process memory. */
   readonly degraded: boolean
   /** Releases held leases, closes the connections it opened and stops its timers. */
@@ -152,6 +153,8 @@ interface LocalRecord {
   reading: Promise<StoredToken | undefined> | undefined
   /** The last entry seen in Redis, used to seed the memory fallback. */
   lastKnown: StoredToken | undefined
+  /** Re-reads a watched copy before its trust runs out (see `watch`). */
+  timer: NodeJS.Timeout | undefined
 }
 
 /** A caller waiting for another holder's lease. */
@@ -191,6 +194,8 @@ class DefaultRedisTokenStore implements RedisTokenStore {
   readonly #recordsById = new Map<string, LocalRecord>()
   readonly #waiters = new Map<string, Set<LeaseWaiter>>()
   readonly #held = new Set<TokenLease>()
+  /** `watch` listeners by cache key. */
+  readonly #watchers = new Map<string, Set<() => void>>()
 
   constructor(options: RedisTokenStoreOptions) {
     const environment = options.environment ?? process.env
@@ -365,7 +370,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
         }),
       )
     }
-    if (this.#useFallback()) return this.#memory().set(key, entry, options)
+    if (this.#useFallback()) return this.#inMemory(key, (memory) => memory.set(key, entry, options))
     this.#start()
     const record = this.#record(key)
     const { names } = record
@@ -415,16 +420,22 @@ class DefaultRedisTokenStore implements RedisTokenStore {
             generation,
             epoch,
           )
+          this.#notify(record)
           this.#wakeWaiters(names.id)
           return true
         },
-        (error: unknown) => this.#recover(error, () => this.#memory().set(key, entry, options)),
+        (error: unknown) =>
+          this.#recover(error, () =>
+            this.#inMemory(key, (memory) => memory.set(key, entry, options)),
+          ),
       )
   }
 
   invalidate(key: string, value: string): MaybePromise<boolean> {
     if (this.#closed) return Promise.reject(closedError())
-    if (this.#useFallback()) return this.#memory().invalidate(key, value)
+    if (this.#useFallback()) {
+      return this.#inMemory(key, (memory) => memory.invalidate(key, value))
+    }
     this.#start()
     const record = this.#record(key)
     // Synchronously: from now on this process reads Redis, where the script below runs first
@@ -446,13 +457,16 @@ class DefaultRedisTokenStore implements RedisTokenStore {
       )
       .then(
         (result) => result === 1,
-        (error: unknown) => this.#recover(error, () => this.#memory().invalidate(key, value)),
+        (error: unknown) =>
+          this.#recover(error, () =>
+            this.#inMemory(key, (memory) => memory.invalidate(key, value)),
+          ),
       )
   }
 
   delete(key: string): MaybePromise<void> {
     if (this.#closed) return Promise.reject(closedError())
-    if (this.#useFallback()) return this.#memory().delete(key)
+    if (this.#useFallback()) return this.#inMemory(key, (memory) => memory.delete(key))
     this.#start()
     const record = this.#record(key)
     this.#forget(record)
@@ -463,7 +477,8 @@ class DefaultRedisTokenStore implements RedisTokenStore {
       )
       .then(
         () => undefined,
-        (error: unknown) => this.#recover(error, () => this.#memory().delete(key)),
+        (error: unknown) =>
+          this.#recover(error, () => this.#inMemory(key, (memory) => memory.delete(key))),
       )
   }
 
@@ -505,6 +520,38 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     return null
   }
 
+  /**
+   * Calls `listener` whenever the entry for `key` may have changed, or this store can no longer
+   * vouch for what it last served: a write, invalidation or deletion here or in another process
+   * (announced on the channel), a lost subscription, a failed or different re-read. While a key
+   * is watched, its local copy is re-read from Redis every `memoryTtl / 2` (one small read per
+   * key and process), so a lost announcement is noticed within `memoryTtl` even when the client
+   * answers from its own memory without calling `get`.
+   */
+  watch(key: string, listener: () => void): () => void {
+    if (this.#closed) return () => {}
+    let listeners = this.#watchers.get(key)
+    if (listeners === undefined) {
+      listeners = new Set()
+      this.#watchers.set(key, listeners)
+    }
+    listeners.add(listener)
+    this.#start()
+    const record = this.#records.get(key)
+    if (record?.cached !== undefined && record.timer === undefined) this.#armRefresh(record)
+    return () => {
+      listeners.delete(listener)
+      if (listeners.size === 0 && this.#watchers.get(key) === listeners) {
+        this.#watchers.delete(key)
+        const watched = this.#records.get(key)
+        if (watched) {
+          clearTimeout(watched.timer)
+          watched.timer = undefined
+        }
+      }
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
@@ -514,6 +561,8 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     this.#waiters.clear()
     // Released while the connection is still open, so the next holder need not wait for expiry.
     await Promise.allSettled([...this.#held].map((lease) => lease.release()))
+    for (const record of this.#records.values()) clearTimeout(record.timer)
+    this.#watchers.clear()
     this.#records.clear()
     this.#recordsById.clear()
     await Promise.allSettled([this.#subscription.close(), this.#connection.close()])
@@ -569,13 +618,55 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     ) {
       return entry
     }
+    // A re-read that finds something else than the copy (an announcement was lost).
+    const changed = record.cached !== undefined && record.raw !== raw
     const now = performance.now()
     record.cached = entry
     record.raw = entry === undefined ? undefined : raw
     record.epoch = epoch
     record.trustedUntil = now + this.#memoryTtl
     record.refreshAt = now + this.#memoryTtl / 2
+    if (entry !== undefined && this.#watchers.has(record.cacheKey)) this.#armRefresh(record)
+    if (changed) this.#notify(record)
     return entry
+  }
+
+  /** Re-reads a watched copy at `refreshAt`, before its trust runs out. */
+  #armRefresh(record: LocalRecord): void {
+    clearTimeout(record.timer)
+    record.timer = setTimeout(
+      () => {
+        record.timer = undefined
+        if (this.#closed || !this.#watchers.has(record.cacheKey)) return
+        this.#read(record).then(
+          () => {
+            // Not kept (the subscription dropped, or something changed meanwhile): the copy
+            // is no longer vouched for.
+            if (record.cached === undefined) this.#notify(record)
+          },
+          () => this.#notify(record),
+        )
+      },
+      Math.max(0, record.refreshAt - performance.now()),
+    )
+    record.timer.unref()
+  }
+
+  /** Tells the watchers of a key that what they hold may be stale. */
+  #notify(record: LocalRecord): void {
+    this.#notifyKey(record.cacheKey)
+  }
+
+  #notifyKey(key: string): void {
+    const listeners = this.#watchers.get(key)
+    if (listeners === undefined) return
+    for (const listener of [...listeners]) {
+      try {
+        listener()
+      } catch {
+        // A failing listener must not break the others.
+      }
+    }
   }
 
   /** Re-reads a copy halfway through its memoryTtl, so hot callers never wait for Redis. */
@@ -585,12 +676,15 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     this.#read(record).catch(() => {})
   }
 
-  /** The local copy may be stale: drop it and ignore reads already under way. */
+  /** The local copy may be stale: drop it, ignore reads already under way, tell watchers. */
   #distrust(record: LocalRecord): void {
     record.generation++
     record.cached = undefined
     record.raw = undefined
     record.reading = undefined
+    clearTimeout(record.timer)
+    record.timer = undefined
+    this.#notify(record)
   }
 
   /** Another process changed the entry: nothing this process knew about it holds any more. */
@@ -614,6 +708,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
         refreshAt: 0,
         reading: undefined,
         lastKnown: undefined,
+        timer: undefined,
       }
       this.#records.set(key, record)
       this.#recordsById.set(names.id, record)
@@ -660,6 +755,14 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     this.#epoch++
     this.#subscribed = up
     publishStoreEvent({ type: up ? 'subscription-up' : 'subscription-down', reason })
+    if (!up) {
+      // Nothing held locally is vouched for any more.
+      for (const record of this.#records.values()) {
+        clearTimeout(record.timer)
+        record.timer = undefined
+        this.#notify(record)
+      }
+    }
     if (!up && !this.#closed) {
       this.#log(
         'warn',
@@ -844,6 +947,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     if (!this.#connection.isReady) return true
     this.#degraded = false
     this.#fallback = undefined
+    for (const key of this.#watchers.keys()) this.#notifyKey(key)
     publishStoreEvent({ type: 'fallback-ended', reason: 'Redis is back' })
     this.#log('info', 'Redis is back; the memory fallback is off')
     return false
@@ -854,6 +958,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     if (this.#fallbackMode !== 'memory' || !isUnavailable(error) || this.#closed) throw error
     if (!this.#degraded) {
       this.#degraded = true
+      for (const key of this.#watchers.keys()) this.#notifyKey(key)
       publishStoreEvent({ type: 'fallback-started', reason: 'Redis is unreachable' })
       this.#log(
         'warn',
@@ -862,6 +967,13 @@ class DefaultRedisTokenStore implements RedisTokenStore {
       )
     }
     return fallback()
+  }
+
+  /** A change made in the memory fallback, told to watchers like any other. */
+  #inMemory<T>(key: string, change: (memory: MemoryTokenStore) => T): T {
+    const result = change(this.#memory())
+    this.#notifyKey(key)
+    return result
   }
 
   #memory(): MemoryTokenStore {

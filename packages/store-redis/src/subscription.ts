@@ -58,7 +58,7 @@ export class Subscription {
     this.#client.disconnect()
     this.#client.off('close', this.#onClose)
     this.#client.off('end', this.#onClose)
-    this.#client.off('error', this.#onError)
+    // The 'error' listener stays: ioredis may still report a late error on this connection.
   }
 
   readonly #onReady = () => {

@@ -90,6 +90,12 @@ describe('TokenClient with the Redis store', () => {
     const clientB = newClient(storeB, server.url, key)
     const first = await clientA.getToken()
     expect((await clientB.getToken()).value).toBe(first.value)
+    // B serves from its local layer once subscribed; that is the copy the announcement must reach.
+    for (let attempt = 0; attempt < 500 && storeB.get(key) instanceof Promise; attempt++) {
+      await storeB.get(key)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect(storeB.get(key)).not.toBeInstanceOf(Promise)
     const { id } = keyNames(prefix, key)
     const received = new Promise<void>((resolve) => {
       const handler = (message: unknown) => {

@@ -116,7 +116,10 @@ describe('many processes, one credential', () => {
         errors: [],
       })
     }
-    for (const reader of readers) await reader.send({ type: 'expectRemoteChange' })
+    for (const reader of readers) {
+      await reader.send({ type: 'untilLocal' })
+      await reader.send({ type: 'expectRemoteChange' })
+    }
 
     expect(await invalidator.send({ type: 'invalidate', value: 'token-1' })).toBe(true)
     for (const reader of readers) await reader.send({ type: 'waitRemoteChange' })

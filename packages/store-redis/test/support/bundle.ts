@@ -1,8 +1,25 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
-const packageDir = fileURLToPath(new URL('../..', import.meta.url))
+/** This package's directory, found from wherever this code runs (sources or a bundle in .cache/). */
+export function packageDir(): string {
+  let directory = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const manifest = join(directory, 'package.json')
+    if (
+      existsSync(manifest) &&
+      JSON.parse(readFileSync(manifest, 'utf8')).name === '@tokenkeeper/store-redis'
+    ) {
+      return directory
+    }
+    const parent = dirname(directory)
+    if (parent === directory)
+      throw new Error('Cannot find the @tokenkeeper/store-redis package directory')
+    directory = parent
+  }
+}
 
 /**
  * Bundles a TypeScript entry (and the workspace sources it imports, through the
@@ -11,9 +28,9 @@ const packageDir = fileURLToPath(new URL('../..', import.meta.url))
  * and resolves from this package's node_modules. Returns the file's path.
  */
 export async function bundle(entry: string, name: string): Promise<string> {
-  const outDir = `${packageDir}.cache`
+  const outDir = join(packageDir(), '.cache')
   mkdirSync(outDir, { recursive: true })
-  const outfile = `${outDir}/${name}.mjs`
+  const outfile = join(outDir, `${name}.mjs`)
   await build({
     entryPoints: [entry],
     outfile,
@@ -22,7 +39,7 @@ export async function bundle(entry: string, name: string): Promise<string> {
     format: 'esm',
     target: 'node20',
     conditions: ['@tokenkeeper/source'],
-    external: ['ioredis'],
+    external: ['ioredis', 'esbuild'],
     // Bundled CommonJS (undici) calls require() for Node built-ins.
     banner: {
       js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

@@ -28,6 +28,7 @@ export interface WorkerConfig {
 export type WorkerRequest =
   | { id: number; type: 'getTokens'; count: number }
   | { id: number; type: 'invalidate'; value: string }
+  | { id: number; type: 'untilLocal' }
   | { id: number; type: 'expectRemoteChange' }
   | { id: number; type: 'waitRemoteChange' }
   | { id: number; type: 'startLoop'; interval: number }
@@ -110,6 +111,13 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       await store.get(config.cacheKey)
       return wasCurrent
     }
+    case 'untilLocal':
+      // Until the store answers from its local layer (its subscription is confirmed).
+      while (store.get(config.cacheKey) instanceof Promise) {
+        await store.get(config.cacheKey)
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      return true
     case 'expectRemoteChange': {
       remoteChangeTarget = remoteChanges + 1
       return true

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { bundle } from './bundle.ts'
+import { join } from 'node:path'
+import { bundle, packageDir } from './bundle.ts'
 import type { WorkerConfig, WorkerRequest } from './worker.ts'
 
 type Request = WorkerRequest extends infer R
@@ -22,7 +22,7 @@ let bundled: Promise<string> | undefined
 
 /** Bundles the worker once per test process. */
 export function workerScript(): Promise<string> {
-  bundled ??= bundle(fileURLToPath(new URL('./worker.ts', import.meta.url)), 'worker')
+  bundled ??= bundle(join(packageDir(), 'test', 'support', 'worker.ts'), 'worker')
   return bundled
 }
 
