@@ -1,4 +1,5 @@
 import {
+  ApiRequestError,
   excerpt,
   readOAuthError,
   type TokenEndpointError,
@@ -133,22 +134,16 @@ export interface ApiaxApiErrorOptions {
 
 /**
  * The rule engine answered a call of the `apiaxRules` helper with an error status (after one
- * retry with a renewed token for 401). `details` holds the parsed error body, if any.
+ * retry with a renewed token for 401): core's `ApiRequestError` (code `API_REQUEST_FAILED`,
+ * `status`, `retryable` for 429/5xx) plus the path and the parsed error body as `details`.
  */
-export class ApiaxApiError extends Error {
+export class ApiaxApiError extends ApiRequestError {
   override name = 'ApiaxApiError'
-  /** Stable code, for `switch (error.code)` next to the core's codes. */
-  readonly code = 'APIAX_API_ERROR'
-  readonly status: number
-  /** 429 and 5xx: the same call may succeed later. */
-  readonly retryable: boolean
   readonly path: string
   readonly details?: Record<string, unknown>
 
   constructor(message: string, options: ApiaxApiErrorOptions) {
-    super(message)
-    this.status = options.status
-    this.retryable = options.status === 429 || options.status >= 500
+    super(message, { status: options.status })
     this.path = options.path
     if (options.details !== undefined) this.details = options.details
   }

@@ -309,6 +309,7 @@ describe('settings', () => {
       [{ tokenUrl: 'not a url' }, 'tokenUrl'],
       [{ apiUrl: 'ftp://rules.example.test' }, 'apiUrl'],
       [{ tokenUrl: 'https://user:pw@auth.apiax.io/token' }, 'tokenUrl'],
+      [{ tokenUrl: 'https://auth.apiax.io/token?realm=apiax' }, 'tokenUrl'],
       [{ username: 42 }, 'username'],
       [{ password: { value: 'x' } }, 'password'],
       [{ apiKey: 'two words' }, 'apiKey'],
@@ -356,14 +357,19 @@ describe('settings', () => {
     await client.close()
   })
 
-  it('refuses to send the password over plain HTTP to a non-loopback host', async () => {
-    const client = createApiax({
-      username: USERNAME,
-      password: PASSWORD,
-      tokenUrl: 'http://auth.example.test/token',
-      dispatcher: mockAgent(),
-    })
-    await expect(client.getToken()).rejects.toMatchObject({ code: 'INSECURE_TRANSPORT' })
+  it('refuses plain HTTP to a non-loopback host, at once in code and on first use from the environment', async () => {
+    expect(() =>
+      createApiax({
+        username: USERNAME,
+        password: PASSWORD,
+        tokenUrl: 'http://auth.example.test/token',
+      }),
+    ).toThrow(expect.objectContaining({ code: 'INSECURE_TRANSPORT', setting: 'tokenUrl' }))
+    process.env.APIAX_TOKEN_URL = 'http://auth.example.test/token'
+    const client = createApiax({ username: USERNAME, password: PASSWORD, dispatcher: mockAgent() })
+    const error = await client.getToken().catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'INSECURE_TRANSPORT', setting: 'tokenUrl' })
+    expect((error as Error).message).toContain('APIAX_TOKEN_URL')
     await client.close()
   })
 

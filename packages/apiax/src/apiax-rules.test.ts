@@ -1,3 +1,4 @@
+import { TokenKeeperError } from '@tokenkeeper/auth-core'
 import { request as undiciRequest } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { API_KEY, API_ORIGIN } from '../test/mock-keycloak.ts'
@@ -122,7 +123,10 @@ describe('apiaxRules', () => {
     const rules = apiaxRules(client)
     const error = await rules.evaluate(request).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(ApiaxApiError)
+    expect(TokenKeeperError.is(error)).toBe(true)
     expect(error).toMatchObject({
+      code: 'API_REQUEST_FAILED',
+      retryable: false,
       status: 403,
       path: '/api/v3/rules/eval',
       details: { message: 'Invalid API key' },

@@ -176,16 +176,10 @@ function readUrl(
   environment: Readonly<Record<string, string | undefined>>,
 ): string {
   const env = APIAX_ENVIRONMENT[setting]
-  const raw = optionalSetting({ vendor: VENDOR, environment, value, setting, env }) ?? fallback
-  try {
-    return urlSetting(raw, setting, VENDOR)
-  } catch (error) {
-    if (value) throw error
-    // The value came from the environment: say so.
-    throw new ConfigurationError(`${VENDOR}: ${env} is not an absolute https:// URL`, {
-      setting,
-    })
-  }
+  const raw = optionalSetting({ vendor: VENDOR, environment, value, setting, env })
+  if (raw === undefined) return fallback
+  // A value from the environment is named by its variable in messages.
+  return urlSetting(raw, setting, VENDOR, value ? {} : { label: env })
 }
 
 function resolveAssertion(
