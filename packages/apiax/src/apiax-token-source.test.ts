@@ -89,6 +89,24 @@ describe('password grant', () => {
     expect(issued.jwt).toBeUndefined()
   })
 
+  it('parses the refresh response fixture, keeping the login time of the session', async () => {
+    const source = apiaxTokenSource({ username: USERNAME, password: PASSWORD })
+    const loginAt = Date.parse('2026-03-01T10:00:00Z')
+    const now = loginAt + 3 * DAY
+    const { context, requests } = fakeContext([json(200, fixture('refresh-grant'))], {
+      now,
+      previous: storedWithRefresh('SECRET-refresh-0', loginAt),
+    })
+    const issued = await source.requestToken(context)
+    expect(new URLSearchParams(requests[0]?.body).get('grant_type')).toBe('refresh_token')
+    expect(issued).toMatchObject({
+      value: fixture('refresh-grant').access_token,
+      type: 'Bearer',
+      state: { refreshToken: fixture('refresh-grant').refresh_token, loginAt },
+      stateExpiresAt: loginAt + 14 * DAY,
+    })
+  })
+
   it('keeps no refresh state when the answer has no refresh token', async () => {
     const source = apiaxTokenSource({ username: USERNAME, password: PASSWORD })
     const { context } = fakeContext([json(200, { access_token: 'a', expires_in: 300 })])
