@@ -1,6 +1,8 @@
+import type { KeyObject } from 'node:crypto'
 import { createAdminHandler } from './admin.ts'
 import { createClock } from './clock.ts'
 import { CounterStore } from './counters.ts'
+import { generateRsaKeyPair } from './crypto.ts'
 import { EmulatorError } from './errors.ts'
 import { FaultRegistry } from './faults.ts'
 import { bindAddress, isLoopbackHost, type ListeningServer, listen } from './http.ts'
@@ -96,9 +98,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const lifecycle = new Lifecycle()
   const context = { clock, counters, faults, lifecycle, log: options.log }
 
-  const [clearid, apiax] = await Promise.all([
+  const [clearid, apiax, demoKeyPair] = await Promise.all([
     ClearIdService.create(clock, counters),
     ApiaxService.create(clock, counters),
+    generateRsaKeyPair(),
   ])
   const clear = new ClearService(clock, counters)
   const akamai = new AkamaiService(clock, counters)
@@ -142,7 +145,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   let demo: DemoCredentials
   try {
-    demo = await seedDemo({ clearid, clear, akamai, apiax }, options.seed ?? true)
+    demo = await seedDemo({ clearid, clear, akamai, apiax }, options.seed ?? true, demoKeyPair)
   } catch (error) {
     await closeAll()
     throw error
@@ -200,6 +203,7 @@ async function seedDemo(
     apiax: ApiaxService
   },
   seed: boolean,
+  keyPair: { privateKey: KeyObject; publicKey: KeyObject },
 ): Promise<DemoCredentials> {
   const { clearid, clear, akamai, apiax } = services
   if (seed) {
@@ -209,11 +213,14 @@ async function seedDemo(
       clientSecret: DEMO.clearid.clientSecret,
     })
   }
-  const keyFile = await clearid.createKeyFile({
-    clientId: DEMO.clearid.clientId,
-    accountId: DEMO.clearid.accountId,
-    name: 'tokenkeeper-demo',
-  })
+  const keyFile = await clearid.createKeyFile(
+    {
+      clientId: DEMO.clearid.clientId,
+      accountId: DEMO.clearid.accountId,
+      name: 'tokenkeeper-demo',
+    },
+    keyPair,
+  )
   // createKeyFile registers the client it writes for; without seeding, take it back out.
   if (!seed) clearid.control().removeClient(DEMO.clearid.clientId)
   if (seed) {

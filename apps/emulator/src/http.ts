@@ -198,6 +198,7 @@ export async function listen(
   server.on('clientError', (_error, socket) => socket.destroy())
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => {
+      server.close()
       reject(
         new EmulatorError(
           'START_FAILED',

@@ -71,17 +71,23 @@ describe('servers', () => {
   })
 
   it('fails cleanly when a port is taken, closing what it had opened', async () => {
-    const servers = () =>
-      process.getActiveResourcesInfo().filter((resource) => resource === 'TCPServerWrap').length
-    const before = servers()
-    const taken = new URL(emulator.urls.clear.baseUrl).port
-    const error = await startEmulator({ ports: { clear: Number(taken) } }).catch((caught) => caught)
+    const taken = Number(new URL(emulator.urls.clear.baseUrl).port)
+    const clearidPort = await freePort()
+    const error = await startEmulator({ ports: { clearid: clearidPort, clear: taken } }).catch(
+      (caught) => caught,
+    )
     expect(EmulatorError.is(error)).toBe(true)
     expect(error.code).toBe('START_FAILED')
     expect(error.message).toMatch(/clear server could not listen/)
-    // The ClearID server opened before Clear failed is closed again.
-    expect(servers()).toBe(before)
-    await expect(startEmulator({ ports: { clear: -1 } })).rejects.toMatchObject({ code: 'INVALID_OPTION' })
+    // The ClearID server opened before Clear failed was closed again: its port is free.
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer()
+      probe.once('error', reject)
+      probe.listen(clearidPort, '127.0.0.1', () => probe.close(() => resolve()))
+    })
+    await expect(startEmulator({ ports: { clear: -1 } })).rejects.toMatchObject({
+      code: 'INVALID_OPTION',
+    })
     await expect(startEmulator({ ports: { web: 0 } as never })).rejects.toThrow(/ports.web/)
   })
 
@@ -127,8 +133,12 @@ describe('clock', () => {
 
   it('stamps the Date header on faulted and admin answers too', async () => {
     emulator.faults.set('clear.token', { kind: 'status', status: 503, times: 1 })
-    expect((await clearToken()).headers.get('date')).toBe(new Date(emulator.clock.now()).toUTCString())
-    expect((await admin('/clock')).headers.get('date')).toBe(new Date(emulator.clock.now()).toUTCString())
+    expect((await clearToken()).headers.get('date')).toBe(
+      new Date(emulator.clock.now()).toUTCString(),
+    )
+    expect((await admin('/clock')).headers.get('date')).toBe(
+      new Date(emulator.clock.now()).toUTCString(),
+    )
   })
 })
 
@@ -136,7 +146,11 @@ describe('admin API', () => {
   it('describes the emulator', async () => {
     const response = await admin('')
     expect(response.status).toBe(200)
-    const body = (await response.json()) as { urls: unknown; demo: { clear: unknown }; vendors: string[] }
+    const body = (await response.json()) as {
+      urls: unknown
+      demo: { clear: unknown }
+      vendors: string[]
+    }
     expect(body.urls).toEqual(emulator.urls)
     expect(body.demo.clear).toEqual(emulator.demo.clear)
     expect(body.vendors).toEqual([...VENDORS])
@@ -178,7 +192,9 @@ describe('admin API', () => {
 
   it('advances and skews the clock', async () => {
     const before = emulator.clock.now()
-    const advanced = (await (await admin('/clock/advance', 'POST', { ms: 5000 })).json()) as { now: number }
+    const advanced = (await (await admin('/clock/advance', 'POST', { ms: 5000 })).json()) as {
+      now: number
+    }
     expect(advanced.now).toBe(before + 5000)
     const skewed = (await (await admin('/clock/skew', 'PUT', { ms: 1000 })).json()) as {
       now: number
@@ -216,14 +232,20 @@ describe('admin API', () => {
   })
 
   it('registers credentials for every vendor', async () => {
-    expect((await admin('/clear/secrets', 'POST', { secret: 'admin-secret', validity: null })).status).toBe(200)
+    expect(
+      (await admin('/clear/secrets', 'POST', { secret: 'admin-secret', validity: null })).status,
+    ).toBe(200)
     const clear = (await (await clearToken('admin-secret')).json()) as { valid_till: unknown }
     expect(clear.valid_till).toBeNull()
-    expect((await admin('/clear/secrets/remove', 'POST', { secret: 'admin-secret' })).status).toBe(200)
+    expect((await admin('/clear/secrets/remove', 'POST', { secret: 'admin-secret' })).status).toBe(
+      200,
+    )
     expect((await clearToken('admin-secret')).status).toBe(401)
     await admin('/clear/config', 'PUT', { accessTokenField: 'access_token' })
 
-    const clearid = (await (await admin('/clearid/clients', 'POST', { clientSecret: 'cid-secret' })).json()) as {
+    const clearid = (await (
+      await admin('/clearid/clients', 'POST', { clientSecret: 'cid-secret' })
+    ).json()) as {
       clientId: string
     }
     const clearidToken = await postForm(`${emulator.urls.clearid.stsUrl}/connect/token`, {
@@ -249,11 +271,13 @@ describe('admin API', () => {
       tokenLifetime: 300,
     })
     expect(
-      (await admin('/akamai/token-lifetime', 'PUT', {
-        customerId: 'admin-customer',
-        clientId: 'admin-client',
-        seconds: 600,
-      })).status,
+      (
+        await admin('/akamai/token-lifetime', 'PUT', {
+          customerId: 'admin-customer',
+          clientId: 'admin-client',
+          seconds: 600,
+        })
+      ).status,
     ).toBe(200)
     const akamai = await postForm(
       `${emulator.urls.akamai.baseUrl}/admin-customer/login/token`,
@@ -262,12 +286,20 @@ describe('admin API', () => {
     )
     expect(((await akamai.json()) as { expires_in: number }).expires_in).toBe(600)
     expect(
-      (await admin('/akamai/token-lifetime', 'PUT', { customerId: 'x', clientId: 'y', seconds: 600 })).status,
+      (
+        await admin('/akamai/token-lifetime', 'PUT', {
+          customerId: 'x',
+          clientId: 'y',
+          seconds: 600,
+        })
+      ).status,
     ).toBe(404)
 
     await admin('/apiax/users', 'POST', { username: 'admin-user', password: 'admin-password' })
     await admin('/apiax/api-keys', 'POST', { apiKey: 'admin-api-key' })
-    const config = (await (await admin('/apiax/config', 'PUT', { accessTokenLifespan: 60 })).json()) as {
+    const config = (await (
+      await admin('/apiax/config', 'PUT', { accessTokenLifespan: 60 })
+    ).json()) as {
       accessTokenLifespan: number
     }
     expect(config.accessTokenLifespan).toBe(60)
@@ -288,7 +320,9 @@ describe('admin API', () => {
     expect(rules.status).toBe(200)
     await admin('/apiax/config', 'PUT', { accessTokenLifespan: 1800 })
     expect((await admin('/apiax/clients', 'POST', { clientId: 'admin-app' })).status).toBe(200)
-    const killed = (await (await admin('/apiax/sessions/kill', 'POST')).json()) as { killed: number }
+    const killed = (await (await admin('/apiax/sessions/kill', 'POST')).json()) as {
+      killed: number
+    }
     expect(killed.killed).toBeGreaterThanOrEqual(1)
   })
 

@@ -28,7 +28,9 @@ const requests: Record<FaultTarget, () => Promise<Response>> = {
       client_secret: emulator.demo.clearid.clientSecret,
     }),
   'clearid.api': () =>
-    fetch(`${emulator.urls.clearid.apiUrl}/api/v2/accounts/${emulator.demo.clearid.accountId}/identities`),
+    fetch(
+      `${emulator.urls.clearid.apiUrl}/api/v2/accounts/${emulator.demo.clearid.accountId}/identities`,
+    ),
   'clear.token': () =>
     fetch(`${emulator.urls.clear.baseUrl}/integration/v1/authz/token`, {
       headers: { 'x-clear-client-secret': emulator.demo.clear.clientSecret },
@@ -42,7 +44,9 @@ const requests: Record<FaultTarget, () => Promise<Response>> = {
       { authorization: basic(emulator.demo.akamai.clientId, emulator.demo.akamai.clientSecret) },
     ),
   'akamai.api': () =>
-    fetch(`${emulator.urls.akamai.baseUrl}/${emulator.demo.akamai.customerId}/webhooks/subscriptions`),
+    fetch(
+      `${emulator.urls.akamai.baseUrl}/${emulator.demo.akamai.customerId}/webhooks/subscriptions`,
+    ),
   'apiax.token': () =>
     postForm(emulator.urls.apiax.tokenUrl, {
       grant_type: 'password',
@@ -75,16 +79,33 @@ describe('fault injection', () => {
 
   it('shapes 5xx bodies like each vendor', async () => {
     emulator.faults.set('clear.token', { kind: 'status', status: 500, times: 1 })
-    const clear = (await (await requests['clear.token']()).json()) as { errors: Record<string, string>[] }
-    expect(clear.errors[0]).toMatchObject({ error_code: 'INTERNAL_SERVER_ERROR', error_source: 'CLEAR' })
+    const clear = (await (await requests['clear.token']()).json()) as {
+      errors: Record<string, string>[]
+    }
+    expect(clear.errors[0]).toMatchObject({
+      error_code: 'INTERNAL_SERVER_ERROR',
+      error_source: 'CLEAR',
+    })
     expect(clear.errors[0]!.error_id).toMatch(/^[0-9a-f-]{36}$/)
     emulator.faults.set('clear.api', { kind: 'status', status: 500, times: 1 })
-    expect(await (await requests['clear.api']()).json()).toMatchObject({ errorCode: 'INTERNAL_ERROR' })
+    expect(await (await requests['clear.api']()).json()).toMatchObject({
+      errorCode: 'INTERNAL_ERROR',
+    })
     emulator.faults.set('clearid.token', { kind: 'status', status: 500, times: 1 })
-    expect(await (await requests['clearid.token']()).json()).toMatchObject({ error: 'server_error' })
+    expect(await (await requests['clearid.token']()).json()).toMatchObject({
+      error: 'server_error',
+    })
     emulator.faults.set('akamai.api', { kind: 'status', status: 500, times: 1 })
-    expect(await (await requests['akamai.api']()).json()).toEqual({ errors: 'Internal Server Error' })
-    emulator.faults.set('apiax.token', { kind: 'status', status: 502, body: 'vendor', retryAfter: 7, times: 1 })
+    expect(await (await requests['akamai.api']()).json()).toEqual({
+      errors: 'Internal Server Error',
+    })
+    emulator.faults.set('apiax.token', {
+      kind: 'status',
+      status: 502,
+      body: 'vendor',
+      retryAfter: 7,
+      times: 1,
+    })
     const apiax = await requests['apiax.token']()
     expect(apiax.headers.get('retry-after')).toBe('7')
     expect(await apiax.json()).toMatchObject({ error: 'unknown_error' })
@@ -130,11 +151,20 @@ describe('fault injection', () => {
     expect(response.status).toBe(200)
     // A lower bound only: timers never fire early by more than rounding.
     expect(elapsed).toBeGreaterThanOrEqual(145)
-    expect(lines.some((line) => line.includes('/login/token 200') && line.includes('fault=latency'))).toBe(true)
+    expect(
+      lines.some((line) => line.includes('/login/token 200') && line.includes('fault=latency')),
+    ).toBe(true)
   })
 
   it('serves each malformed 200 body', async () => {
-    const kinds = ['html', 'truncated-json', 'empty', 'missing-token', 'expires-in-text', 'huge'] as const
+    const kinds = [
+      'html',
+      'truncated-json',
+      'empty',
+      'missing-token',
+      'expires-in-text',
+      'huge',
+    ] as const
     for (const target of ['clearid.token', 'clear.token', 'akamai.token', 'apiax.token'] as const) {
       for (const body of kinds) {
         emulator.faults.set(target, { kind: 'body', body, times: 1 })
@@ -163,7 +193,9 @@ describe('fault injection', () => {
             const parsed = JSON.parse(text) as Record<string, unknown>
             const lifetime = target === 'clear.token' ? parsed.valid_till : parsed.expires_in
             expect(typeof lifetime).toBe('string')
-            expect(Number.isNaN(Date.parse(lifetime as string)) || Number.isNaN(Number(lifetime))).toBe(true)
+            expect(
+              Number.isNaN(Date.parse(lifetime as string)) || Number.isNaN(Number(lifetime)),
+            ).toBe(true)
             break
           }
           case 'huge':
@@ -222,11 +254,14 @@ describe('fault injection', () => {
       { kind: 'reset', times: 0 },
     ]
     for (const fault of bad) {
-      expect(() => emulator.faults.set('clear.token', fault as Fault), JSON.stringify(fault)).toThrow(
-        EmulatorError,
-      )
+      expect(
+        () => emulator.faults.set('clear.token', fault as Fault),
+        JSON.stringify(fault),
+      ).toThrow(EmulatorError)
     }
-    expect(() => emulator.faults.set('clear.web' as FaultTarget, { kind: 'reset' })).toThrow(/target/)
+    expect(() => emulator.faults.set('clear.web' as FaultTarget, { kind: 'reset' })).toThrow(
+      /target/,
+    )
     expect(emulator.faults.list()).toEqual([])
   })
 

@@ -128,8 +128,10 @@ export class ClearIdService implements VendorService {
 
   async createKeyFile(
     options: { clientId?: string; accountId?: string; name?: string } = {},
+    keyPair?: { privateKey: KeyObject; publicKey: KeyObject },
   ): Promise<ClearIdKeyFileResult> {
-    const pair = await generateRsaKeyPair()
+    // A pair may be handed in so start-up can generate it in parallel with the signing keys.
+    const pair = keyPair ?? (await generateRsaKeyPair())
     const existing = options.clientId ? this.#clients.get(options.clientId) : undefined
     const { clientId, accountId } = existing
       ? existing
