@@ -28,8 +28,9 @@ interface ReadyWaiter {
 
 /**
  * One ioredis connection used for commands. Every call is bounded: it waits for the connection
- * at most `connectTimeout` (first connection) or `commandTimeout` (after a loss), gives up at
- * once when a connection attempt fails, and waits at most `commandTimeout` for the answer. Errors
+ * at most `connectTimeout` (first connection) or `commandTimeout` (after a loss), fails at once
+ * while an outage is known (a connection attempt failed and none succeeded since), and waits at
+ * most `commandTimeout` for the answer. Errors
  * leave as {@link StoreError}s whose messages and causes hold no command arguments (ioredis
  * errors carry them, and ours would include tokens).
  */
@@ -109,6 +110,13 @@ export class Connection {
   #whenReady(): Promise<void> {
     if (this.client.status === 'end') {
       return Promise.reject(this.#unavailable(`The connection to Redis at ${this.label} has ended`))
+    }
+    // A known outage (a connection attempt failed since the last success) answers at once:
+    // callers should not each wait out a timeout while ioredis keeps retrying in the background.
+    if (this.#lossReported && this.#lastError !== undefined) {
+      return Promise.reject(
+        this.#unavailable(`Redis at ${this.label} is unavailable: ${this.#lastError}`),
+      )
     }
     this.start()
     const timeout = this.#everReady ? this.#settings.commandTimeout : this.#settings.connectTimeout

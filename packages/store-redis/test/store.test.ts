@@ -331,6 +331,72 @@ describe('the local layer', () => {
   })
 })
 
+describe('watch', () => {
+  it('tells watchers about writes, invalidations and deletions, here and elsewhere', async () => {
+    const watched = newStore()
+    const other = newStore()
+    const key = uniqueKey()
+    const calls: string[] = []
+    let phase = 'none'
+    const unwatch = watched.watch(key, () => calls.push(phase))
+    await watched.set(key, token('a', Date.now()))
+    await untilLocal(watched, key)
+    const { id } = keyNames(prefix, key)
+    calls.length = 0
+
+    phase = 'local write'
+    await watched.set(key, token('b', Date.now()))
+    phase = 'remote write'
+    let received = nextEvent((event) => event.type === 'remote-change' && event.keyId === id)
+    await other.set(key, token('c', Date.now()))
+    await received
+    phase = 'remote invalidation'
+    received = nextEvent((event) => event.type === 'remote-change' && event.keyId === id)
+    await other.invalidate(key, 'c')
+    await received
+    phase = 'local deletion'
+    await watched.delete(key)
+
+    expect(new Set(calls)).toEqual(
+      new Set(['local write', 'remote write', 'remote invalidation', 'local deletion']),
+    )
+    unwatch()
+    calls.length = 0
+    await other.set(key, token('d', Date.now()))
+    await watched.delete(key)
+    expect(calls).toEqual([])
+  })
+
+  it('a client answering from memory switches within memoryTtl even if an announcement is lost', async () => {
+    const { createTokenClient } = await import('@tokenkeeper/auth-core')
+    const { startTokenServer } = await import('./support/token-server.ts')
+    const { loopbackSource } = await import('./support/source.ts')
+    const server = await startTokenServer()
+    const key = uniqueKey()
+    const store = newStore({ memoryTtl: 200 })
+    const client = createTokenClient(loopbackSource({ url: server.url, key }), { store })
+    try {
+      expect((await client.getToken()).value).toBe('token-1')
+      await untilLocal(store, key)
+      // Replaced behind the store's back: no announcement.
+      const elsewhere = `${key}:elsewhere`
+      await newStore().set(elsewhere, token('replaced', Date.now()))
+      await admin.hset(
+        keyNames(prefix, key).entry,
+        await admin.hgetall(keyNames(prefix, elsewhere).entry),
+      )
+      await vi.waitFor(async () => expect((await client.getToken()).value).toBe('replaced'), {
+        timeout: 5_000,
+        interval: 10,
+      })
+      expect(server.count).toBe(1)
+    } finally {
+      await client.close()
+      await server.close()
+    }
+  })
+})
+
 describe('when the subscription is down', () => {
   let own: OwnRedis
   beforeAll(async () => {
@@ -345,10 +411,13 @@ describe('when the subscription is down', () => {
     const key = uniqueKey()
     await store.set(key, token('t', Date.now()))
     await untilLocal(store, key)
+    let notified = 0
+    store.watch(key, () => notified++)
     const down = nextEvent((event) => event.type === 'subscription-down')
     const ownAdmin = await requireRedis(own.url)
     await ownAdmin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')
     await down
+    expect(notified).toBeGreaterThan(0) // watchers learn that the copy is no longer vouched for
     const result = store.get(key)
     expect(result).toBeInstanceOf(Promise)
     expect((await result)?.value).toBe('t')

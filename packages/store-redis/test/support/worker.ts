@@ -29,6 +29,7 @@ export type WorkerRequest =
   | { id: number; type: 'getTokens'; count: number }
   | { id: number; type: 'invalidate'; value: string }
   | { id: number; type: 'untilLocal' }
+  | { id: number; type: 'subscriptionLosses' }
   | { id: number; type: 'expectRemoteChange' }
   | { id: number; type: 'waitRemoteChange' }
   | { id: number; type: 'startLoop'; interval: number }
@@ -67,8 +68,11 @@ const client = createTokenClient(
 let remoteChanges = 0
 let remoteChangeTarget = Number.POSITIVE_INFINITY
 let remoteChangeWaiter: (() => void) | undefined
+let subscriptionLosses = 0
 subscribe(STORE_REDIS_CHANNEL, (message) => {
-  if ((message as RedisStoreEvent).type !== 'remote-change') return
+  const { type } = message as RedisStoreEvent
+  if (type === 'subscription-down') subscriptionLosses++
+  if (type !== 'remote-change') return
   remoteChanges++
   if (remoteChanges >= remoteChangeTarget) remoteChangeWaiter?.()
 })
@@ -118,6 +122,8 @@ async function handle(request: WorkerRequest): Promise<unknown> {
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
       return true
+    case 'subscriptionLosses':
+      return subscriptionLosses
     case 'expectRemoteChange': {
       remoteChangeTarget = remoteChanges + 1
       return true
