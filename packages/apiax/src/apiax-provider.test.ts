@@ -280,7 +280,7 @@ describe('settings', () => {
     const userSupplied = createApiax({
       tokenUrl: 'https://attacker.example.test/token',
       username: USERNAME,
-      environment: {},
+      env: {},
       dispatcher: mockAgent(),
     })
     const error = await userSupplied.getToken().catch((caught: unknown) => caught)
@@ -291,11 +291,11 @@ describe('settings', () => {
       username: undefined,
       password: undefined,
       apiKey: undefined,
-      environment: { APIAX_USERNAME: USERNAME, APIAX_PASSWORD: PASSWORD, APIAX_API_KEY: API_KEY },
+      env: { APIAX_USERNAME: USERNAME, APIAX_PASSWORD: PASSWORD, APIAX_API_KEY: API_KEY },
     })
     expect(await client.getAuthHeaders()).toMatchObject({ Apikey: API_KEY })
     expect(keycloak.requests[0]?.form.get('password')).toBe(PASSWORD)
-    expect(() => createApiax({ environment: 'none' as never })).toThrow(ConfigurationError)
+    expect(() => createApiax({ env: 'none' as never })).toThrow(ConfigurationError)
   })
 
   it('rejects bad values passed in code at factory time', () => {

@@ -69,7 +69,7 @@ export interface ApiaxSettings extends TokenClientOptions {
    * wherever settings come from someone else (n8n credentials), so that a blank field never
    * picks up the server's own password and sends it to a token URL the user chose.
    */
-  environment?: Readonly<Record<string, string | undefined>>
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /** Apiax's production Keycloak token endpoint. */
@@ -95,7 +95,7 @@ const SOURCE_SETTINGS = [
   'apiUrl',
   'clientAssertion',
   'refreshTokenMaxAge',
-  'environment',
+  'env',
 ] as const satisfies ReadonlyArray<keyof ApiaxSettings>
 
 /** API base URL of each client made by {@link createApiax}, for `apiaxRules(client)`. */

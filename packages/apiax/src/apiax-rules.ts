@@ -58,7 +58,7 @@ export interface ApiaxRulesOptions {
   /** Rule engine base URL. Default: the client's `apiUrl`, else `APIAX_API_URL`, else Apiax's. */
   apiUrl?: string
   /** Where `APIAX_API_URL` is read when neither is given; default `process.env`. */
-  environment?: Readonly<Record<string, string | undefined>>
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /**
@@ -80,7 +80,7 @@ export function apiaxRules(client: TokenClient, options: ApiaxRulesOptions = {})
   const baseUrl = () =>
     explicit ??
     apiUrlOf(client)?.() ??
-    resolveApiUrl({ ...(options.environment ? { environment: options.environment } : {}) })
+    resolveApiUrl({ ...(options.env ? { env: options.env } : {}) })
 
   async function post<Result>(
     path: string,

@@ -79,11 +79,11 @@ export function validateExplicitSettings(settings: ApiaxSettings): void {
   if (settings.apiKey !== undefined && settings.apiKey !== '') {
     checkApiKey(typeof settings.apiKey === 'string' ? new Secret(settings.apiKey) : settings.apiKey)
   }
-  const environment = settings.environment
+  const environment = settings.env
   if (environment !== undefined && (environment === null || typeof environment !== 'object')) {
     throw new ConfigurationError(
-      `${VENDOR}: environment must be an object of variables, e.g. process.env or {}`,
-      { setting: 'environment' },
+      `${VENDOR}: env must be an object of variables, e.g. process.env or {}`,
+      { setting: 'env' },
     )
   }
   if (settings.tokenUrl) urlSetting(settings.tokenUrl, 'tokenUrl', VENDOR)
@@ -120,7 +120,7 @@ export function validateExplicitSettings(settings: ApiaxSettings): void {
  * {@link ConfigurationError} naming the option and its variable.
  */
 export function resolveSettings(settings: ApiaxSettings): ResolvedApiaxSettings {
-  const environment = settings.environment ?? process.env
+  const environment = settings.env ?? process.env
   const lookup = { vendor: VENDOR, environment }
   const username = loadSetting({
     ...lookup,
@@ -166,7 +166,7 @@ export function resolveSettings(settings: ApiaxSettings): ResolvedApiaxSettings 
 
 /** Only the rule engine URL (for `origins()` and the rules helper, which need nothing else). */
 export function resolveApiUrl(settings: ApiaxSettings): string {
-  return readUrl(settings.apiUrl, 'apiUrl', APIAX_API_URL, settings.environment ?? process.env)
+  return readUrl(settings.apiUrl, 'apiUrl', APIAX_API_URL, settings.env ?? process.env)
 }
 
 function readUrl(

@@ -493,8 +493,10 @@ class DefaultTokenClient implements TokenClient {
         reason,
         code: error.code,
       })
-      // A background renewal that failed tries again after the backoff, while the token lasts.
-      if (this.#current && reason === 'renewal') this.#schedule(retryAt)
+      // A background renewal that failed tries again after the backoff while the token lasts,
+      // but only if retrying can help: a refused credential is not sent again in the background
+      // (repeated refused logins can lock an account).
+      if (this.#current && reason === 'renewal' && error.retryable) this.#schedule(retryAt)
       throw error
     }
   }
