@@ -96,7 +96,7 @@ try {
     `  ratio         ${ratio.toFixed(2).padStart(6)}x   (goal <= 1.20: ${ratio <= 1.2 ? 'met' : 'MISSED'})`,
   )
   console.log(
-    `  Redis commands during the ${calls} Redis-store calls: ${commands} (background refreshes)`,
+    `  Redis commands during the ${calls} Redis-store calls: ${commands} (only re-reads of the local copy, one per memoryTtl/2)`,
   )
   console.log(`${PROCESSES} processes x ${CALLERS} concurrent callers, cold credential:`)
   console.log(

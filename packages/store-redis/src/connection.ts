@@ -1,4 +1,4 @@
-import { type Logger, StoreError, TokenKeeperError } from '@tokenkeeper/auth-core'
+import { clampDelay, type Logger, StoreError, TokenKeeperError } from '@tokenkeeper/auth-core'
 import type { Redis } from 'ioredis'
 
 /** Errors meaning "Redis cannot be reached right now" (the only ones the memory fallback covers). */
@@ -81,7 +81,7 @@ export class Connection {
                 `Redis at ${this.label} did not answer ${operation} within ${this.#settings.commandTimeout} ms`,
               ),
             ),
-          this.#settings.commandTimeout,
+          clampDelay(this.#settings.commandTimeout),
         )
         timer.unref()
         command(this.client).then(resolve, reject)
@@ -128,7 +128,7 @@ export class Connection {
               `Redis at ${this.label} is unavailable: not connected within ${timeout} ms${this.#lastError ? ` (last error: ${this.#lastError})` : ''}`,
             ),
           ),
-        timeout,
+        clampDelay(timeout),
       )
       timer.unref()
       const waiter: ReadyWaiter = {
@@ -242,7 +242,7 @@ async function quit(client: Redis, timeout: number): Promise<void> {
     await Promise.race([
       client.quit(),
       new Promise((resolve) => {
-        timer = setTimeout(resolve, timeout)
+        timer = setTimeout(resolve, clampDelay(timeout))
         timer.unref()
       }),
     ])

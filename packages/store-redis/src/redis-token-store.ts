@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import {
   type Clock,
   ConfigurationError,
+  clampDelay,
   isLoopbackHost,
   isSpent,
   type LeaseOptions,
@@ -270,8 +271,8 @@ class DefaultRedisTokenStore implements RedisTokenStore {
 
     const redisOptions: RedisOptions = {
       lazyConnect: true,
-      connectTimeout,
-      commandTimeout,
+      connectTimeout: clampDelay(connectTimeout),
+      commandTimeout: clampDelay(commandTimeout),
       // Commands go only to a live connection: a queued lease or write landing after its caller
       // gave up would hold a lease nobody releases, or overwrite a newer token.
       enableOfflineQueue: false,
@@ -647,7 +648,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
           () => this.#notify(record),
         )
       },
-      Math.max(0, record.refreshAt - performance.now()),
+      clampDelay(record.refreshAt - performance.now()),
     )
     record.timer.unref()
   }
@@ -815,7 +816,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
           // Redis is unreachable: try again; if it stays away the lease expires by itself.
         }
         if (!released) renew()
-      }, interval)
+      }, clampDelay(interval))
       timer.unref()
     }
     const lease: TokenLease = {
@@ -915,7 +916,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
       }
       const schedule = (delay: number) => {
         clearTimeout(pollTimer)
-        pollTimer = setTimeout(poll, delay)
+        pollTimer = setTimeout(poll, clampDelay(delay))
         pollTimer.unref()
       }
       const timeoutTimer = setTimeout(
@@ -925,7 +926,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
               `Timed out after ${waitTimeout} ms waiting for another process to obtain a token (key id ${names.id}); it may be slow or stuck. Raise the client's lease.waitTimeout, or check the token endpoint`,
             ),
           ),
-        waitTimeout,
+        clampDelay(waitTimeout),
       )
       timeoutTimer.unref()
       const onAbort = () => finish(signal?.reason)
