@@ -509,6 +509,8 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     this.#distrust(record)
     if (acquired) {
       this.#removeWaiter(names.id, waiter)
+      // Closed meanwhile: the connection is gone, so the lease simply expires.
+      if (this.#closed) throw closedError()
       const lease = this.#holdLease(record, owner, Math.ceil(ttl))
       if (options.signal?.aborted) {
         await lease.release().catch(() => {})
@@ -796,7 +798,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     const interval = Math.max(1, Math.floor(ttl / 3))
     const renew = () => {
       timer = setTimeout(async () => {
-        if (released) return
+        if (released || this.#closed) return
         try {
           const extended = await this.#connection.run('a lease renewal', (client) =>
             client.eval(RENEW_LEASE, 1, names.lease, owner, String(ttl)),

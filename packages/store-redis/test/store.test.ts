@@ -659,9 +659,15 @@ describe('when Redis is unreachable', () => {
   it('fails fast with a StoreError that shows no password', async () => {
     const port = await freePort()
     const password = 'SECRET-redis-password-9902'
+    const logged: unknown[] = []
+    const log = (message: string, fields?: Record<string, unknown>) => logged.push(message, fields)
+    const events: unknown[] = []
+    const onEvent = (event: unknown) => events.push(event)
+    subscribe(STORE_REDIS_CHANNEL, onEvent)
     const store = createRedisTokenStore({
       url: `redis://:${password}@127.0.0.1:${port}`,
       keyPrefix: prefix,
+      logger: { debug: log, info: log, warn: log, error: log },
     })
     stores.push(store)
     const errors = await Promise.all([
@@ -680,6 +686,9 @@ describe('when Redis is unreachable', () => {
     }
     expect(inspect(store, { depth: 10 })).not.toContain(password)
     expect(JSON.stringify(store)).not.toContain(password)
+    unsubscribe(STORE_REDIS_CHANNEL, onEvent)
+    expect(logged.length).toBeGreaterThan(0) // the outage was reported...
+    expect(inspect([logged, events], { depth: 10 })).not.toContain(password) // ...without the password
   })
 
   it('bounds a Redis that accepts connections but never answers', async () => {
