@@ -106,6 +106,11 @@ export function createAdminHandler(
     },
     {
       method: 'POST',
+      path: /^\/clearid\/clients\/remove$/,
+      run: (body) => ({ removed: emulator().clearid.removeClient(String(body.clientId)) }),
+    },
+    {
+      method: 'POST',
       path: /^\/clearid\/key-files$/,
       run: (body) => emulator().clearid.createKeyFile(body),
     },
@@ -145,6 +150,18 @@ export function createAdminHandler(
         emulator().akamai.registerClient(body as never)
         return { registered: true }
       },
+    },
+    {
+      method: 'POST',
+      path: /^\/akamai\/clients\/remove$/,
+      run: (body) => ({
+        removed: emulator().akamai.removeClient(String(body.customerId), String(body.clientId)),
+      }),
+    },
+    {
+      method: 'GET',
+      path: /^\/akamai\/subscriptions\/([^/]+)$/,
+      run: (_body, match) => emulator().akamai.subscriptions(decodeURIComponent(match[1]!)),
     },
     {
       method: 'PUT',

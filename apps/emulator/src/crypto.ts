@@ -1,6 +1,7 @@
 import {
   createPublicKey,
   generateKeyPair,
+  generateKeyPairSync,
   type KeyObject,
   randomBytes,
   randomUUID,
@@ -17,6 +18,32 @@ export async function generateRsaKeyPair(): Promise<{
   publicKey: KeyObject
 }> {
   return generateKeyPairAsync('rsa', { modulusLength: 2048 })
+}
+
+const processKeyPairs = new Map<string, Promise<{ privateKey: KeyObject; publicKey: KeyObject }>>()
+
+/**
+ * An RSA-2048 key pair generated once per process and role, shared by every emulator started in
+ * it: generating RSA keys dominates start-up, and test suites start many emulators. Sharing is
+ * safe because each emulator signs with its own origin as issuer and checks its own token
+ * records, so a token never crosses from one emulator to another.
+ */
+export function processKeyPair(
+  role: string,
+): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  let pair = processKeyPairs.get(role)
+  if (!pair) {
+    pair = generateRsaKeyPair()
+    processKeyPairs.set(role, pair)
+    // A failed generation must not be cached.
+    pair.catch(() => processKeyPairs.delete(role))
+  }
+  return pair
+}
+
+/** A new RSA-2048 key pair, generated synchronously (blocks for a fraction of a second). */
+export function generateRsaKeyPairSync(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('rsa', { modulusLength: 2048 })
 }
 
 /** An opaque random token value (base64url, 43 characters = 256 bits). */

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto'
 import { createAdminHandler } from './admin.ts'
 import { createClock } from './clock.ts'
 import { CounterStore } from './counters.ts'
-import { generateRsaKeyPair } from './crypto.ts'
+import { processKeyPair } from './crypto.ts'
 import { EmulatorError } from './errors.ts'
 import { FaultRegistry } from './faults.ts'
 import { bindAddress, isLoopbackHost, type ListeningServer, listen } from './http.ts'
@@ -101,7 +101,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const [clearid, apiax, demoKeyPair] = await Promise.all([
     ClearIdService.create(clock, counters),
     ApiaxService.create(clock, counters),
-    generateRsaKeyPair(),
+    processKeyPair('clearid-demo'),
   ])
   const clear = new ClearService(clock, counters)
   const akamai = new AkamaiService(clock, counters)
@@ -213,7 +213,7 @@ async function seedDemo(
       clientSecret: DEMO.clearid.clientSecret,
     })
   }
-  const keyFile = await clearid.createKeyFile(
+  const keyFile = clearid.createKeyFile(
     {
       clientId: DEMO.clearid.clientId,
       accountId: DEMO.clearid.accountId,

@@ -183,14 +183,15 @@ export interface ClearIdControl {
   /** Registers (or replaces) an API integration. */
   registerClient(registration: ClearIdClientRegistration): { clientId: string; accountId: string }
   /**
-   * Generates an RSA key pair, registers its public half for a client (creating the client, or
-   * regenerating its key: the old key stops working at once) and returns the key file.
+   * Generates an RSA-2048 key pair (synchronously, a fraction of a second), registers its public
+   * half for a client (creating the client, or regenerating its key: the old key stops working
+   * at once) and returns the key file.
    */
   createKeyFile(options?: {
     clientId?: string
     accountId?: string
     name?: string
-  }): Promise<ClearIdKeyFileResult>
+  }): ClearIdKeyFileResult
   /** Removes a client; its live tokens stay valid until they expire, like the real STS. */
   removeClient(clientId: string): boolean
   /** Access token lifetime in seconds, 1 to 3600 (default 3600). */

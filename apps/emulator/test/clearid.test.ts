@@ -199,6 +199,12 @@ describe('ClearID JWT-bearer assertion grant', () => {
       ),
     ).toMatch(/future/)
     await expectTokenError(await assertionGrant(await assertionFor({ jti: null })), 'invalid_grant')
+    expect(
+      await expectTokenError(
+        await assertionGrant(await assertionFor({ nowMs: now + 5 * 60_000, lifetime: 60 })),
+        'invalid_grant',
+      ),
+    ).toMatch(/nbf|future/)
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
     await expectTokenError(
       await assertionGrant(
@@ -222,7 +228,7 @@ describe('ClearID JWT-bearer assertion grant', () => {
   })
 
   it('regenerating a key file invalidates the old key at once', async () => {
-    const first = await emulator.clearid.createKeyFile({ name: 'rotation' })
+    const first = emulator.clearid.createKeyFile({ name: 'rotation' })
     const sign = (pem: string) =>
       signAssertion(pem, {
         alg: 'RS512',
@@ -231,7 +237,7 @@ describe('ClearID JWT-bearer assertion grant', () => {
         nowMs: emulator.clock.now(),
       })
     expect((await assertionGrant(await sign(first.privateKeyPem), first.clientId)).status).toBe(200)
-    const second = await emulator.clearid.createKeyFile({ clientId: first.clientId })
+    const second = emulator.clearid.createKeyFile({ clientId: first.clientId })
     expect(second.clientId).toBe(first.clientId)
     await expectTokenError(
       await assertionGrant(await sign(first.privateKeyPem), first.clientId),
@@ -243,7 +249,7 @@ describe('ClearID JWT-bearer assertion grant', () => {
   })
 
   it('writes a key file with ids, STS URL and the private key as a JWK', async () => {
-    const result = await emulator.clearid.createKeyFile({ accountId: 'acc-1', name: 'reporting' })
+    const result = emulator.clearid.createKeyFile({ accountId: 'acc-1', name: 'reporting' })
     expect(result.clientId).toMatch(/^[0-9a-f-]{36}:acc-1$/)
     expect(result.fileName).toBe('key-acc-1-reporting.json')
     expect(result.keyFile).toMatchObject({
@@ -267,7 +273,7 @@ describe('ClearID JWT-bearer assertion grant', () => {
   })
 
   it('needs a registered key for assertions and a secret for the secret grant', async () => {
-    const keyOnly = await emulator.clearid.createKeyFile()
+    const keyOnly = emulator.clearid.createKeyFile()
     await expectTokenError(
       await postForm(tokenUrl, {
         grant_type: 'client_credentials',
@@ -345,11 +351,14 @@ describe('ClearID identity service', () => {
     expect(counters.tokensIssued).toBe(3)
   })
 
-  it('refuses a token of another account with 403', async () => {
+  it('refuses a token of another account with 401, counted as forbidden', async () => {
+    const before = emulator.counters().clearid.apiRejectedByReason.forbidden
     const response = await fetch(identitiesUrl('00000000-0000-4000-8000-000000000000'), {
       headers: { authorization: `Bearer ${await accessToken()}` },
     })
-    expect(response.status).toBe(403)
+    expect(response.status).toBe(401)
+    expect(response.headers.get('www-authenticate')).toMatch(/error="invalid_token".*account/)
+    expect(emulator.counters().clearid.apiRejectedByReason.forbidden).toBe(before + 1)
   })
 
   it('refuses a token signed by another STS', async () => {

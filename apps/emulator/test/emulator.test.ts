@@ -259,6 +259,10 @@ describe('admin API', () => {
       keyFile: { privateKey: { kty: string } }
     }
     expect(keyFile.keyFile.privateKey.kty).toBe('RSA')
+    const removed = (await (
+      await admin('/clearid/clients/remove', 'POST', { clientId: clearid.clientId })
+    ).json()) as { removed: boolean }
+    expect(removed.removed).toBe(true)
     expect((await admin('/clearid/token-lifetime', 'PUT', { seconds: 120 })).status).toBe(200)
     expect((await admin('/clearid/token-lifetime', 'PUT', { seconds: 7200 })).status).toBe(400)
     await admin('/clearid/token-lifetime', 'PUT', { seconds: 3600 })
@@ -294,6 +298,12 @@ describe('admin API', () => {
         })
       ).status,
     ).toBe(404)
+    expect(await (await admin('/akamai/subscriptions/admin-customer')).json()).toEqual([])
+    const akamaiRemoved = await admin('/akamai/clients/remove', 'POST', {
+      customerId: 'admin-customer',
+      clientId: 'admin-client',
+    })
+    expect(await akamaiRemoved.json()).toEqual({ removed: true })
 
     await admin('/apiax/users', 'POST', { username: 'admin-user', password: 'admin-password' })
     await admin('/apiax/api-keys', 'POST', { apiKey: 'admin-api-key' })

@@ -2,7 +2,7 @@ import { type KeyObject, randomBytes } from 'node:crypto'
 import { decodeJwt, errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import { epochSeconds } from '../clock.ts'
 import type { CounterStore } from '../counters.ts'
-import { generateRsaKeyPair, guid, importPublicKey, ReplayCache, randomToken } from '../crypto.ts'
+import { guid, importPublicKey, processKeyPair, ReplayCache, randomToken } from '../crypto.ts'
 import { assertInteger, assertText, EmulatorError } from '../errors.ts'
 import { fakeTokenValue } from '../faults.ts'
 import type { EmulatorRequest, Reply } from '../http.ts'
@@ -15,7 +15,7 @@ import type {
   EmulatorClock,
   RejectionReason,
 } from '../types.ts'
-import { describeJoseError } from './shared.ts'
+import { describeJoseError, issuedInFuture } from './shared.ts'
 
 /** The public client Apiax integrations log in with. */
 export const APIAX_CLIENT_ID = 'integration-api'
@@ -131,7 +131,7 @@ export class ApiaxService implements VendorService {
   }
 
   static async create(clock: EmulatorClock, counters: CounterStore): Promise<ApiaxService> {
-    const pair = await generateRsaKeyPair()
+    const pair = await processKeyPair('apiax-signing')
     return new ApiaxService(clock, counters, { ...pair, kid: randomToken(12) })
   }
 
@@ -428,7 +428,7 @@ export class ApiaxService implements VendorService {
     const client = this.#clients.get(subject)
     if (!client?.publicKey) throw invalidClient()
     const now = this.#clock.now()
-    let payload: { exp?: number; jti?: string }
+    let payload: { exp?: number; iat?: number; jti?: string }
     try {
       ;({ payload } = await jwtVerify(assertion, client.publicKey, {
         algorithms: ['RS256'],
@@ -445,6 +445,9 @@ export class ApiaxService implements VendorService {
     const expiresAt = (payload.exp as number) * 1000
     if (expiresAt > now + (APIAX_ASSERTION_MAX_LIFETIME + ASSERTION_TOLERANCE) * 1000) {
       throw failed('Token expiration is too far in the future')
+    }
+    if (issuedInFuture(payload.iat, now, ASSERTION_TOLERANCE)) {
+      throw failed('Token was issued in the future')
     }
     const fresh = this.#replays.remember(
       `${subject}\u0000${payload.jti}`,

@@ -2,7 +2,14 @@ import type { KeyObject } from 'node:crypto'
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import { epochSeconds } from '../clock.ts'
 import type { CounterStore } from '../counters.ts'
-import { generateRsaKeyPair, guid, importPublicKey, ReplayCache, randomToken } from '../crypto.ts'
+import {
+  generateRsaKeyPairSync,
+  guid,
+  importPublicKey,
+  processKeyPair,
+  ReplayCache,
+  randomToken,
+} from '../crypto.ts'
 import { assertInteger, assertText, EmulatorError } from '../errors.ts'
 import { fakeTokenValue } from '../faults.ts'
 import type { EmulatorRequest, Reply } from '../http.ts'
@@ -13,7 +20,7 @@ import type {
   ClearIdKeyFileResult,
   EmulatorClock,
 } from '../types.ts'
-import { describeJoseError, parseBasic } from './shared.ts'
+import { describeJoseError, issuedInFuture, parseBasic } from './shared.ts'
 
 /** The scopes ClearID grants an API integration (a string in the answer, an array in the JWT). */
 export const CLEARID_SCOPES = ['iams-all-permissions-delegated', 'iams-api', 'iams-roles', 'openid']
@@ -85,7 +92,7 @@ export class ClearIdService implements VendorService {
   }
 
   static async create(clock: EmulatorClock, counters: CounterStore): Promise<ClearIdService> {
-    const pair = await generateRsaKeyPair()
+    const pair = await processKeyPair('clearid-signing')
     return new ClearIdService(clock, counters, { ...pair, kid: randomToken(12) })
   }
 
@@ -126,12 +133,13 @@ export class ClearIdService implements VendorService {
     return { clientId, accountId }
   }
 
-  async createKeyFile(
+  createKeyFile(
     options: { clientId?: string; accountId?: string; name?: string } = {},
     keyPair?: { privateKey: KeyObject; publicKey: KeyObject },
-  ): Promise<ClearIdKeyFileResult> {
-    // A pair may be handed in so start-up can generate it in parallel with the signing keys.
-    const pair = keyPair ?? (await generateRsaKeyPair())
+  ): ClearIdKeyFileResult {
+    // Start-up hands in a pair generated in parallel with the signing keys; a call at run time
+    // generates one synchronously so the key file is returned directly, like a download.
+    const pair = keyPair ?? generateRsaKeyPairSync()
     const existing = options.clientId ? this.#clients.get(options.clientId) : undefined
     const { clientId, accountId } = existing
       ? existing
@@ -294,7 +302,7 @@ export class ClearIdService implements VendorService {
     } catch {
       return 'The assertion is not a JWT'
     }
-    let payload: { exp?: number; jti?: string }
+    let payload: { exp?: number; iat?: number; jti?: string }
     try {
       ;({ payload } = await jwtVerify(assertion, client.publicKey!, {
         algorithms: ['RS512'],
@@ -311,6 +319,9 @@ export class ClearIdService implements VendorService {
     const expiresAt = (payload.exp as number) * 1000
     if (expiresAt > now + (CLEARID_ASSERTION_MAX_LIFETIME + CLEARID_ASSERTION_TOLERANCE) * 1000) {
       return 'The assertion expires too far in the future'
+    }
+    if (issuedInFuture(payload.iat, now, CLEARID_ASSERTION_TOLERANCE)) {
+      return 'The assertion was issued in the future'
     }
     const fresh = this.#replays.remember(
       `${client.clientId}\u0000${payload.jti}`,
@@ -420,9 +431,9 @@ export class ClearIdService implements VendorService {
       return
     }
     if (payload.account_id !== accountId) {
-      // Authenticated, but for another account: a permission problem, not a token problem.
+      // A sound token of another account: refused like a bad token (401), counted apart.
       counters.reject('clearid', 'forbidden')
-      reply.empty(403)
+      reply.empty(401, challenge('The token is not valid for this account'))
       return
     }
     counters.of('clearid').apiAccepted += 1

@@ -39,3 +39,12 @@ export function describeJoseError(error: unknown, what: string): string {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return `The ${what} algorithm is not allowed`
   return `The ${what} is malformed`
 }
+
+/** Whether an `iat` claim (seconds) lies beyond the leeway in the future. */
+export function issuedInFuture(
+  issuedAt: unknown,
+  nowMs: number,
+  toleranceSeconds: number,
+): boolean {
+  return typeof issuedAt === 'number' && issuedAt * 1000 > nowMs + toleranceSeconds * 1000
+}
