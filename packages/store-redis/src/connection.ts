@@ -210,7 +210,7 @@ export class Connection {
 }
 
 /** `host:port` (or the socket path) of a client, never its credentials. */
-export function describeServer(client: Redis): string {
+function describeServer(client: Redis): string {
   const options = client.options
   if (options.path) return options.path
   return `${options.host ?? 'localhost'}:${options.port ?? 6379}`

@@ -3,14 +3,14 @@ import type { EntryCipher } from './encryption.ts'
 import { fingerprint } from './keys.ts'
 
 /** How the `data` field of an entry is written. */
-export type EntryFormat = 'json' | 'a256gcm'
+type EntryFormat = 'json' | 'a256gcm'
 
 /**
  * An entry as the Redis hash holds it. Only `data` carries the token (encrypted when a key is
  * configured); the other fields are non-secret metadata the Lua scripts need for
  * compare-and-set and for deciding whether an entry is still of any use.
  */
-export interface EncodedEntry {
+interface EncodedEntry {
   /** Fingerprint of the token value. */
   readonly fp: string
   readonly data: string
