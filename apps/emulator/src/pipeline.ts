@@ -90,6 +90,14 @@ export function createRequestListener(
       },
     )
     const run = async () => {
+      // Handlers decode path segments; a path that does not decode is refused once, here.
+      try {
+        decodeURIComponent(url.pathname)
+      } catch {
+        reply.json(400, { error: 'invalid_request', error_description: 'Malformed URL path' })
+        message.resume()
+        return
+      }
       const body = await readBody(message, REQUEST_BODY_LIMIT)
       if (body === undefined) {
         reply.json(413, { error: 'request_too_large', error_description: 'Request body too large' })

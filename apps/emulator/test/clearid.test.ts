@@ -272,6 +272,16 @@ describe('ClearID JWT-bearer assertion grant', () => {
     expect(result.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/)
   })
 
+  it('registers public keys given as JWK or PEM (private halves are reduced to public)', async () => {
+    const { privateJwk, privateKeyPem } = emulator.demo.clearid
+    for (const publicKey of [privateJwk, privateKeyPem]) {
+      const client = emulator.clearid.registerClient({ publicKey })
+      const signed = await assertionFor({ issuer: client.clientId })
+      expect((await assertionGrant(signed, client.clientId)).status).toBe(200)
+    }
+    expect(() => emulator.clearid.registerClient({ publicKey: 'not a key' })).toThrow(EmulatorError)
+  })
+
   it('needs a registered key for assertions and a secret for the secret grant', async () => {
     const keyOnly = emulator.clearid.createKeyFile()
     await expectTokenError(

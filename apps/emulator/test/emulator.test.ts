@@ -91,6 +91,13 @@ describe('servers', () => {
     await expect(startEmulator({ ports: { web: 0 } as never })).rejects.toThrow(/ports.web/)
   })
 
+  it('refuses a path that does not URL-decode', async () => {
+    const response = await fetch(`${emulator.urls.akamai.baseUrl}/%E0%A4%A/login/token`, {
+      method: 'POST',
+    })
+    expect(response.status).toBe(400)
+  })
+
   it('stop() is idempotent and closes every port', async () => {
     const other = await startEmulator({ seed: false })
     await Promise.all([other.stop(), other.stop()])
