@@ -202,6 +202,9 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
 
   return {
     vendor: APIAX_VENDOR,
+    // Refresh tokens may be single-use: one refresh at a time across every process sharing the
+    // store, and never a per-process fallback while the store is down.
+    exclusiveIssue: true,
 
     cacheKey() {
       const config = resolve()

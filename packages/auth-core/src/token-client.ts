@@ -370,7 +370,24 @@ class DefaultTokenClient implements TokenClient {
 
   async #getTokenSlow(options: GetTokenOptions | undefined): Promise<AccessToken> {
     const key = this.#cacheKey()
-    const stored = await this.#readStore(key)
+    let stored: StoredToken | undefined
+    try {
+      stored = await this.#readStore(key)
+    } catch (error) {
+      // A shared store that is down cannot vouch for anything, but the token this process holds
+      // is still valid; nobody else can issue meanwhile (issuing needs the store's lease).
+      const current = this.#current
+      if (
+        TokenKeeperError.is(error) &&
+        error.code === 'STORE_UNAVAILABLE' &&
+        current !== undefined &&
+        !this.#closed &&
+        this.#clock.now() < current.mandatoryAt
+      ) {
+        return this.#serveStale(current, error, 'store-unavailable')
+      }
+      throw error
+    }
     if (this.#closed) throw closedError()
     const forced = options?.forceRefresh === true
     const current = this.#adopt(stored)
@@ -414,9 +431,9 @@ class DefaultTokenClient implements TokenClient {
     }
   }
 
-  #serveStale(current: Current, error: unknown): AccessToken {
+  #serveStale(current: Current, error: unknown, reason = 'renewal-failed'): AccessToken {
     this.#publish('servedStale', {
-      reason: 'renewal-failed',
+      reason,
       tokenId: current.token.id,
       expiresAt: current.entry.expiresAt,
       error: errorFields(error),
@@ -515,6 +532,8 @@ class DefaultTokenClient implements TokenClient {
           ttl: this.#options.lease?.ttl ?? DEFAULTS.leaseTtl,
           waitTimeout: this.#options.lease?.waitTimeout ?? DEFAULTS.leaseWaitTimeout,
           signal: this.#abort.signal,
+          exclusive:
+            this.#source.reissueRevokesPrevious === true || this.#source.exclusiveIssue === true,
         })
         if (lease === null) {
           // Another holder finished: its token is usually in the store now.

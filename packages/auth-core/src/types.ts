@@ -133,6 +133,12 @@ export interface TokenSource {
    */
   readonly reissueRevokesPrevious?: boolean
   /**
+   * Issuing must be coordinated across every user of the credential even though a reissue does
+   * not revoke (e.g. single-use rotating refresh tokens): leases are requested as `exclusive`.
+   * Implied by `reissueRevokesPrevious`.
+   */
+  readonly exclusiveIssue?: boolean
+  /**
    * Start background renewal no later than this fraction of the lifetime before expiry
    * (ClearID: `0.5`, renewal at half-life). Widens, never narrows, the advisory window.
    */
@@ -198,6 +204,12 @@ export interface LeaseOptions {
   /** How long to wait for another holder before giving up with a `TIMEOUT` error, in ms. */
   readonly waitTimeout: number
   readonly signal?: AbortSignal
+  /**
+   * Only one caller across every user of the credential may issue (the source revokes on
+   * reissue or rotates single-use state). A store that can degrade to a per-process fallback
+   * must fail instead of granting a local lease for such a key.
+   */
+  readonly exclusive?: boolean
 }
 
 /**

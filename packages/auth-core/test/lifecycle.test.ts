@@ -3,8 +3,10 @@ import {
   createTokenClient,
   ManualClock,
   MemoryTokenStore,
+  StoreError,
   type TokenClient,
   TokenKeeperError,
+  type TokenStore,
 } from '../src/index.ts'
 import {
   captureEvents,
@@ -616,5 +618,75 @@ describe('forceRefresh', () => {
       code: 'TOKEN_ENDPOINT_REJECTED',
     })
     expect((await client.getToken()).value).toBe('token-1')
+  })
+})
+
+describe('a shared store that is down', () => {
+  it('keeps serving the valid token this process holds, and says so', async () => {
+    const agent = mockAgent()
+    tokenEndpoint(agent, numberedTokens(3600))
+    const clock = new ManualClock()
+    const inner = new MemoryTokenStore({ clock })
+    let down = false
+    const listeners = new Set<() => void>()
+    const store: TokenStore = {
+      shared: true,
+      get: (key) => (down ? Promise.reject(new StoreError('Redis is down')) : inner.get(key)),
+      set: (key, entry, options) => inner.set(key, entry, options),
+      invalidate: (key, value) => inner.invalidate(key, value),
+      delete: (key) => inner.delete(key),
+      watch: (_key, listener) => {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
+    }
+    const capture = captureEvents()
+    try {
+      const client = track(createTokenClient(exampleSource(), { dispatcher: agent, clock, store }))
+      await client.getToken()
+      down = true
+      for (const listener of listeners) listener() // the store stops vouching for its copy
+      expect((await client.getToken()).value).toBe('token-1')
+      expect(
+        capture.events.some(
+          (entry) => entry.name === 'servedStale' && entry.event.reason === 'store-unavailable',
+        ),
+      ).toBe(true)
+    } finally {
+      capture.stop()
+    }
+  })
+
+  it('fails when there is no valid token to fall back on', async () => {
+    const store: TokenStore = {
+      get: () => Promise.reject(new StoreError('Redis is down')),
+      set: () => true,
+      invalidate: () => false,
+      delete: () => {},
+    }
+    const client = track(createTokenClient(exampleSource(), { clock: new ManualClock(), store }))
+    await expect(client.getToken()).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' })
+  })
+
+  it('asks for exclusive leases for revoke-on-reissue and exclusive-issue sources', async () => {
+    const seen: Array<boolean | undefined> = []
+    for (const source of [
+      exampleSource(),
+      exampleSource({ reissueRevokesPrevious: true }),
+      { ...exampleSource(), exclusiveIssue: true },
+    ]) {
+      const agent = mockAgent()
+      tokenEndpoint(agent, numberedTokens())
+      const clock = new ManualClock()
+      const store = new MemoryTokenStore({ clock })
+      const lease = store.lease.bind(store)
+      store.lease = (key, options) => {
+        seen.push(options.exclusive)
+        return lease(key, options)
+      }
+      const client = track(createTokenClient(source, { dispatcher: agent, clock, store }))
+      await client.getToken()
+    }
+    expect(seen).toEqual([false, true, true])
   })
 })

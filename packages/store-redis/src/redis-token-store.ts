@@ -87,7 +87,7 @@ export interface RedisTokenStoreOptions {
   /** Diagnostic messages (never secrets). */
   logger?: Logger
   /** Environment read for the defaults above. Default `process.env`. */
-  environment?: Readonly<Record<string, string | undefined>>
+  env?: Readonly<Record<string, string | undefined>>
 }
 
 /** A {@link TokenStore} on Redis, shared by every process and machine that uses the same prefix. */
@@ -111,7 +111,7 @@ export interface RedisTokenStore extends TokenStore {
  *
  * @example
  * const store = createRedisTokenStore({ url: 'redis://127.0.0.1:6379' })
- * const clear = createClearCfc({ clientId, clientSecret, store })
+ * const clear = createClearCfc({ environment: 'eu', clientSecret, store })
  * // ...
  * await clear.close()
  * await store.close()
@@ -199,7 +199,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
   readonly #watchers = new Map<string, Set<() => void>>()
 
   constructor(options: RedisTokenStoreOptions) {
-    const environment = options.environment ?? process.env
+    const environment = options.env ?? process.env
     this.#keyPrefix = options.keyPrefix ?? DEFAULTS.keyPrefix
     if (typeof this.#keyPrefix !== 'string' || this.#keyPrefix.length > 256) {
       throw new ConfigurationError(
@@ -488,7 +488,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
     const ttl = duration(options?.ttl, 'lease.ttl', Number.NaN, 1)
     const waitTimeout = duration(options.waitTimeout, 'lease.waitTimeout', Number.NaN, 0)
     options.signal?.throwIfAborted()
-    if (this.#useFallback()) return this.#memory().lease(key, options)
+    if (this.#useFallback()) return this.#fallbackLease(key, options, undefined)
     this.#start()
     const record = this.#record(key)
     const { names } = record
@@ -503,7 +503,7 @@ class DefaultRedisTokenStore implements RedisTokenStore {
         )) === 'OK'
     } catch (error) {
       this.#removeWaiter(names.id, waiter)
-      return this.#recover(error, () => this.#memory().lease(key, options))
+      return this.#recover(error, () => this.#fallbackLease(key, options, error))
     }
     // Whoever holds the lease next re-reads Redis rather than a copy that may predate a write.
     this.#distrust(record)
@@ -970,6 +970,22 @@ class DefaultRedisTokenStore implements RedisTokenStore {
       )
     }
     return fallback()
+  }
+
+  /**
+   * A lease from the memory fallback, except for keys whose source needs one issuer across all
+   * processes (`exclusive`: revoke-on-reissue, single-use refresh tokens): those fail instead.
+   */
+  #fallbackLease(key: string, options: LeaseOptions, cause: unknown): Promise<TokenLease | null> {
+    if (options.exclusive) {
+      return Promise.reject(
+        new StoreError(
+          `${VENDOR}: Redis is unreachable and this credential must not be issued per process (fallback: 'memory' does not apply to it); retry when Redis is back`,
+          { cause: cause instanceof Error ? cause : undefined },
+        ),
+      )
+    }
+    return this.#memory().lease(key, options)
   }
 
   /** A change made in the memory fallback, told to watchers like any other. */

@@ -544,7 +544,7 @@ describe('encryption at rest', () => {
 
   it('reads the key from TOKENKEEPER_REDIS_ENCRYPTION_KEY', async () => {
     const environment = { TOKENKEEPER_REDIS_ENCRYPTION_KEY: key32.toString('base64') }
-    const store = newStore({ environment })
+    const store = newStore({ env: environment })
     const key = uniqueKey()
     await store.set(key, token(TOKEN, Date.now()))
     expect(await admin.hget(keyNames(prefix, key).entry, 'fmt')).toBe('a256gcm')
@@ -728,12 +728,18 @@ describe('when Redis is unreachable', () => {
     expect(lease).not.toBeNull()
     await lease?.release()
     expect(warnings.some((message) => message.includes('fallback: memory'))).toBe(true)
+    // Never for a credential that needs one issuer across processes (Clear, Apiax).
+    await expect(
+      store.lease('k', { ttl: 1_000, waitTimeout: 1_000, exclusive: true }),
+    ).rejects.toMatchObject({
+      code: 'STORE_UNAVAILABLE',
+    })
   })
 })
 
 describe('configuration', () => {
   it('needs a url or a client', () => {
-    expect(() => createRedisTokenStore({ environment: {} })).toThrow(/TOKENKEEPER_REDIS_URL/)
+    expect(() => createRedisTokenStore({ env: {} })).toThrow(/TOKENKEEPER_REDIS_URL/)
   })
 
   it('refuses other schemes without echoing the url', () => {
