@@ -1,12 +1,9 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { MockAgent } from 'undici'
+import type { MockAgent } from 'undici'
 import {
   type IssuedToken,
   oauthIssuedToken,
   parseOAuthTokenResponse,
   readOAuthError,
-  TOKEN_CHANNELS,
-  type TokenEvent,
   type TokenRequestContext,
   type TokenSource,
   tokenEndpointError,
@@ -16,12 +13,9 @@ export const TOKEN_ORIGIN = 'https://auth.example.com'
 export const API_ORIGIN = 'https://api.example.com'
 export const CLIENT_SECRET = 'SECRET-sentinel-8472'
 
-/** A MockAgent that refuses real network and unexpected calls. */
-export function mockAgent(): MockAgent {
-  const agent = new MockAgent()
-  agent.disableNetConnect()
-  return agent
-}
+import { headerRecord, type MockAnswer, mockTokenEndpoint } from '../src/testing.ts'
+
+export { createMockAgent as mockAgent } from '../src/testing.ts'
 
 export interface ExampleSourceOptions {
   key?: string
@@ -76,29 +70,9 @@ export function exampleSource(
   }
 }
 
-/** Token endpoint on the mock agent answering from a list or a function; counts requests. */
-export function tokenEndpoint(
-  agent: MockAgent,
-  answer: (
-    index: number,
-  ) => { status?: number; body: unknown; headers?: Record<string, string> } | 'reset',
-) {
-  const state = { count: 0 }
-  agent
-    .get(TOKEN_ORIGIN)
-    .intercept({ path: '/token', method: 'POST' })
-    .reply(() => {
-      const result = answer(state.count++)
-      if (result === 'reset')
-        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
-      return {
-        statusCode: result.status ?? 200,
-        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
-        responseOptions: { headers: { 'content-type': 'application/json', ...result.headers } },
-      }
-    })
-    .persist()
-  return state
+/** The token endpoint of {@link exampleSource} on the mock agent. */
+export function tokenEndpoint(agent: MockAgent, answer: (index: number) => MockAnswer) {
+  return mockTokenEndpoint(agent, { url: `${TOKEN_ORIGIN}/token` }, answer)
 }
 
 /** `{ access_token: 'token-N', expires_in }` for the Nth request. */
@@ -108,51 +82,12 @@ export function numberedTokens(expiresIn = 3600) {
   })
 }
 
-/** Collects every diagnostics_channel token event while `fn` runs. */
-export function captureEvents(): {
-  events: Array<{ name: string; event: TokenEvent }>
-  stop: () => void
-} {
-  const events: Array<{ name: string; event: TokenEvent }> = []
-  const handlers = Object.entries(TOKEN_CHANNELS).map(([name, channel]) => {
-    const handler = (message: unknown) => events.push({ name, event: message as TokenEvent })
-    subscribe(channel, handler)
-    return () => unsubscribe(channel, handler)
-  })
-  return {
-    events,
-    stop: () => {
-      for (const off of handlers) off()
-    },
-  }
-}
-
-/** Records unhandled rejections for the duration of a test. */
-export function trackUnhandledRejections(): { rejections: unknown[]; stop: () => void } {
-  const rejections: unknown[] = []
-  const handler = (reason: unknown) => rejections.push(reason)
-  process.on('unhandledRejection', handler)
-  return { rejections, stop: () => process.off('unhandledRejection', handler) }
-}
+export {
+  captureTokenEvents as captureEvents,
+  trackUnhandledRejections,
+} from '../src/testing.ts'
 
 /** Header value from undici's dispatch options, whatever shape they came in. */
 export function headerOf(headers: unknown, name: string): string | undefined {
-  const lower = name.toLowerCase()
-  if (!headers) return undefined
-  if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) {
-      for (const [key, value] of headers as [string, string][])
-        if (key.toLowerCase() === lower) return value
-      return undefined
-    }
-    for (let index = 0; index + 1 < headers.length; index += 2) {
-      if (String(headers[index]).toLowerCase() === lower) return String(headers[index + 1])
-    }
-    return undefined
-  }
-  if (typeof (headers as Headers).get === 'function')
-    return (headers as Headers).get(name) ?? undefined
-  for (const [key, value] of Object.entries(headers as Record<string, string>))
-    if (key.toLowerCase() === lower) return value
-  return undefined
+  return headerRecord(headers)[name.toLowerCase()]
 }
