@@ -216,6 +216,14 @@ export function formatConfigurationError(
     (match, outer: string, inner: string | undefined) =>
       flagOf(inner === undefined ? outer : `${outer}.${inner}`) ?? match,
   )
+  // Bare names after "pass" or "a" ("pass baseUrl", "a keyFile that holds it") are hints too.
+  for (const setting of spec?.settings ?? []) {
+    if (setting.configOnly || setting.name.includes('.')) continue
+    message = message.replace(
+      new RegExp(`\\b(pass|a) ${setting.name}\\b`, 'g'),
+      (_match, word: string) => `${word} --${setting.flag}`,
+    )
+  }
   if (error.setting !== undefined) {
     const setting = spec?.settings.find((candidate) => candidate.name === error.setting)
     const flag = flagOf(error.setting)
