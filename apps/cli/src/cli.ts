@@ -295,7 +295,10 @@ function report(
 ): number {
   const { spec, command, fail } = context
   if (context.signal?.aborted) {
-    fail('interrupted')
+    // Nothing to say when the reader went away (`tokenkeeper demo | head`).
+    if ((context.signal.reason as Error | undefined)?.name !== 'OutputClosedError') {
+      fail('interrupted')
+    }
     return EXIT_CODES.interrupted
   }
   if (error instanceof UsageError && error.setting === undefined) {

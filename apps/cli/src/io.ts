@@ -20,7 +20,10 @@ export interface CliIo {
   env?: Readonly<Record<string, string | undefined>>
   /** Directory that relative paths are resolved against. Default `process.cwd()`. */
   cwd?: string
-  /** Aborts a running command (the bin wires it to Ctrl-C). */
+  /**
+   * Aborts a running command (the bin wires it to Ctrl-C): exit code 130. An abort reason
+   * named `OutputClosedError` (the reader of the output went away) ends it without a message.
+   */
   signal?: AbortSignal
 }
 

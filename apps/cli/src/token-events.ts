@@ -17,8 +17,9 @@ interface Waiter {
 }
 
 /**
- * Records the core's token events (`node:diagnostics_channel`) so the demo can count token
- * requests per cache key and wait for a background renewal to finish, instead of sleeping.
+ * Records the core's token events (`node:diagnostics_channel`), so that a command can tell
+ * whether it made a token request, and the demo can count token requests per cache key and
+ * wait for a renewal to finish instead of sleeping. Events carry no secrets.
  */
 export class TokenEventLog {
   readonly #now: () => number
