@@ -40,7 +40,7 @@ Prints an access token for <vendor>: from the token cache while a valid one is t
 otherwise newly requested.
 
 Options:
-  --json              print the token with its type, expiry and id as JSON
+  --json                  print the token with its type, expiry and id as JSON
 ${commonOptions()}`,
   headers: `Usage: tokenkeeper headers <vendor> [settings] [options]
 
@@ -48,7 +48,7 @@ Prints the headers that present the token to the vendor's API, one "Name: value"
 (ready for curl -H). For Apiax they include the Apikey; for Clear, the static headers.
 
 Options:
-  --json              print the headers as a JSON object
+  --json                  print the headers as a JSON object
 ${commonOptions()}`,
   request: `Usage: tokenkeeper request <vendor> <url> [settings] [options]
 
@@ -87,11 +87,11 @@ Options:
 }
 
 function commonOptions(): string {
-  return `  --config <file>     JSON file with the vendor's settings (or TOKENKEEPER_CONFIG)
-  --cache[=<file>]    keep tokens in the encrypted cache file (default: on, except for
-                      clearid; file: TOKENKEEPER_CACHE_FILE or the user cache directory)
-  --no-cache          neither read nor write the token cache
-  -h, --help          show this help (with a vendor: its settings too)
+  return `  --config <file>         JSON file with the vendor's settings (or TOKENKEEPER_CONFIG)
+  --cache[=<file>]        keep tokens in the encrypted cache file (default: on, except for
+                          clearid; file: TOKENKEEPER_CACHE_FILE or the user cache directory)
+  --no-cache              neither read nor write the token cache
+  -h, --help              show this help (with a vendor: its settings too)
 
 Settings: flags such as --client-secret, or the vendor package's environment variables
 (e.g. CLEAR_CLIENT_SECRET); see 'tokenkeeper vendors <vendor>'.

@@ -30,8 +30,9 @@ export function describeVendor(spec: VendorSpec): string[] {
   ])
   const first = Math.max(...rows.map((row) => row[0]?.length ?? 0))
   const second = Math.max(...rows.map((row) => row[1]?.length ?? 0))
+  const others = spec.aliases.filter((alias) => alias !== spec.packageName)
   return [
-    `${spec.id}  ${spec.title} (${spec.packageName}; also ${spec.aliases.filter((alias) => alias !== spec.packageName).join(', ') || 'no other name'})`,
+    `${spec.id}  ${spec.title} (${spec.packageName}${others.length > 0 ? `; also ${others.join(', ')}` : ''})`,
     ...spec.requirements.map((line, index) => `  ${index === 0 ? 'needs' : '     '}  ${line}`),
     `  cache  ${spec.cacheByDefault ? 'on by default (--no-cache to skip)' : 'off unless --cache (ClearID asks that tokens not be stored)'}`,
     ...rows.map(
@@ -70,11 +71,10 @@ export function vendorsCommand(
   for (const spec of specs) lines.push(...describeVendor(spec), '')
   if (specs.length === VENDOR_SPECS.length) {
     lines.push(
-      'Every setting can also come from a JSON --config file (or TOKENKEEPER_CONFIG) using the',
+      `Every setting can also come from a JSON --config file (or ${CONFIG_ENV}) using the`,
       'package setting names, e.g. {"clear": {"clientSecret": "...", "environment": "india-sandbox"}}.',
       'Precedence: flags, then the config file, then environment variables.',
       `Token cache: ${CACHE_FILE_ENV} (file), ${CACHE_KEY_ENV} (32-byte key, base64 or hex).`,
-      `Config file: ${CONFIG_ENV}.`,
       '',
     )
   }

@@ -32,7 +32,7 @@ export interface ScenarioContext {
   readonly directory: string
 }
 
-/** One vendor's run: a title per step, then the steps themselves. */
+/** One vendor's run, step by step, against the emulator. */
 export interface VendorScenario {
   /** Runs one step; resolves with a one-line account of what happened, or throws a {@link DemoCheckError}. */
   run(step: StepId): Promise<string>
@@ -49,14 +49,6 @@ function check(condition: unknown, message: string): asserts condition {
 }
 
 const MINUTE = 60_000
-
-/** The emulator's name of each vendor. */
-const EMULATOR_VENDOR: Record<VendorId, Vendor> = {
-  clearid: 'clearid',
-  clear: 'clear',
-  akamai: 'akamai',
-  apiax: 'apiax',
-}
 
 /** Everything a vendor's steps share. */
 interface Harness {
@@ -236,7 +228,8 @@ function makeHarness(
   const url = vendorSource.apiUrl(path)
   return {
     id,
-    vendor: EMULATOR_VENDOR[id],
+    // The command's vendor ids are the emulator's.
+    vendor: id satisfies Vendor,
     context,
     client,
     key: vendorSource.source.cacheKey(),
