@@ -409,7 +409,7 @@ class DefaultTokenClient implements TokenClient {
           stored?.rejected ||
           (stored && this.#rejectedValues.has(stored.value))
         ? 'rejected'
-        : stored === undefined
+        : stored === undefined && this.#current === undefined
           ? 'initial'
           : 'expired'
     try {
