@@ -6,6 +6,7 @@ import {
   type TokenClient,
   TokenEndpointError,
 } from '@tokenkeeper/auth-core'
+import { captureTokenEvents, createMockAgent, headerRecord } from '@tokenkeeper/auth-core/testing'
 import { type MockAgent, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
@@ -13,10 +14,7 @@ import {
   CLIENT_ID,
   CLIENT_SECRET,
   CUSTOMER_ID,
-  captureEvents,
   fixture,
-  headerOf,
-  mockAgent,
   nextEvent,
   numberedTokens,
   recordingLogger,
@@ -42,7 +40,7 @@ const clients: TokenClient[] = []
 
 beforeEach(() => {
   for (const name of Object.values(AKAMAI_IDENTITY_ENVIRONMENT)) vi.stubEnv(name, '')
-  agent = mockAgent()
+  agent = createMockAgent()
   clock = new ManualClock()
 })
 
@@ -68,7 +66,7 @@ function subscriptionsApi(rejected: Set<string>) {
     .get(BASE_URL)
     .intercept({ path: SUBSCRIPTIONS_PATH, method: 'GET' })
     .reply((options) => {
-      const authorization = headerOf(options.headers, 'authorization')
+      const authorization = headerRecord(options.headers).authorization
       seen.push(authorization)
       const token = authorization?.replace(/^Bearer /, '') ?? ''
       if (!authorization || rejected.has(token)) {
@@ -298,7 +296,7 @@ describe('403 means "token rejected": renew once and retry', () => {
       .get('https://hooks.example.com')
       .intercept({ path: '/akamai', method: 'GET' })
       .reply((options) => {
-        elsewhere.push(headerOf(options.headers, 'authorization'))
+        elsewhere.push(headerRecord(options.headers).authorization)
         return { statusCode: 200, data: 'ok' }
       })
     const dispatcher = agent.compose(akamai().interceptor())
@@ -320,7 +318,7 @@ describe('secrets never appear in output', () => {
   it('not in errors, inspect, JSON, logs or diagnostics events', async () => {
     const secret = 'SECRET-sentinel-123:%+ ü'
     const basic = Buffer.from(`${CLIENT_ID}:${encodeURIComponent(secret)}`).toString('base64')
-    const capture = captureEvents()
+    const capture = captureTokenEvents()
     const { lines, logger } = recordingLogger()
     let fail = true
     const endpoint = tokenEndpoint(agent, (index) =>
@@ -363,7 +361,7 @@ describe('secrets never appear in output', () => {
       capture.stop()
     }
     expect(capture.events.length).toBeGreaterThan(3)
-    expect(capture.events.map((event) => event.vendor)).toContain('akamai-identity')
+    expect(capture.events.map(({ event }) => event.vendor)).toContain('akamai-identity')
     outputs.push(JSON.stringify(capture.events), inspect(capture.events, { depth: 10 }), ...lines)
     expect(lines.length).toBeGreaterThan(0)
     const everything = outputs.join('\n')

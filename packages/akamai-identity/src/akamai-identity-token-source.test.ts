@@ -8,6 +8,7 @@ import {
   TokenEndpointError,
   type TransportResponse,
 } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import type { MockAgent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
@@ -16,7 +17,6 @@ import {
   CLIENT_SECRET,
   CUSTOMER_ID,
   fixture,
-  mockAgent,
   numberedTokens,
   TOKEN_PATH,
   tokenEndpoint,
@@ -44,7 +44,7 @@ let clock: ManualClock
 
 beforeEach(() => {
   for (const name of Object.values(AKAMAI_IDENTITY_ENVIRONMENT)) vi.stubEnv(name, '')
-  agent = mockAgent()
+  agent = createMockAgent()
   clock = new ManualClock()
 })
 

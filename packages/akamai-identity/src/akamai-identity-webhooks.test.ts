@@ -1,4 +1,5 @@
 import { ConfigurationError, ManualClock, type TokenClient } from '@tokenkeeper/auth-core'
+import { createMockAgent, headerRecord } from '@tokenkeeper/auth-core/testing'
 import type { MockAgent } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
@@ -7,8 +8,6 @@ import {
   CLIENT_SECRET,
   CUSTOMER_ID,
   fixture,
-  headerOf,
-  mockAgent,
   numberedTokens,
   tokenEndpoint,
 } from './__fixtures__/harness.ts'
@@ -39,7 +38,7 @@ let tokenRequests: { requests: unknown[] }
 
 beforeEach(() => {
   for (const name of Object.values(AKAMAI_IDENTITY_ENVIRONMENT)) vi.stubEnv(name, '')
-  agent = mockAgent()
+  agent = createMockAgent()
   tokenRequests = tokenEndpoint(agent, numberedTokens())
   client = createAkamaiIdentity({ ...settings, dispatcher: agent, clock: new ManualClock() })
 })
@@ -76,8 +75,8 @@ function route(
         text(options.body).then((body) => ({
           method: options.method,
           path: options.path,
-          authorization: headerOf(options.headers, 'authorization'),
-          contentType: headerOf(options.headers, 'content-type'),
+          authorization: headerRecord(options.headers).authorization,
+          contentType: headerRecord(options.headers)['content-type'],
           body,
         })),
       )

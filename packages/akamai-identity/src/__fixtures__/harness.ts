@@ -1,9 +1,17 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { readFileSync } from 'node:fs'
 import { TOKEN_CHANNELS, type TokenEvent } from '@tokenkeeper/auth-core'
-import { MockAgent } from 'undici'
+import {
+  type MockAnswer,
+  mockTokenEndpoint,
+  type RecordedRequest,
+} from '@tokenkeeper/auth-core/testing'
+import type { MockAgent } from 'undici'
 
-/** Test-only helpers: a MockAgent token endpoint for Akamai and output capture. */
+/**
+ * Test-only helpers for Akamai (excluded from the published files): its token URL and canned
+ * answers. The generic mocks come from `@tokenkeeper/auth-core/testing`.
+ */
 
 export const CUSTOMER_ID = '00000000-0000-4000-8000-000000000001'
 export const BASE_URL = 'https://v1.api.us.janrain.com'
@@ -16,94 +24,43 @@ export function fixture(name: string): string {
   return readFileSync(new URL(name, import.meta.url), 'utf8')
 }
 
-/** A MockAgent that refuses real network. */
-export function mockAgent(): MockAgent {
-  const agent = new MockAgent()
-  agent.disableNetConnect()
-  return agent
-}
-
-/** A header from undici's dispatch options, whatever shape they came in. */
-export function headerOf(headers: unknown, name: string): string | undefined {
-  const lower = name.toLowerCase()
-  if (!headers) return undefined
-  if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) {
-      for (const [key, value] of headers as [string, string][])
-        if (key.toLowerCase() === lower) return value
-      return undefined
-    }
-    for (let index = 0; index + 1 < headers.length; index += 2) {
-      if (String(headers[index]).toLowerCase() === lower) return String(headers[index + 1])
-    }
-    return undefined
-  }
-  if (typeof (headers as Headers).get === 'function') {
-    return (headers as Headers).get(name) ?? undefined
-  }
-  for (const [key, value] of Object.entries(headers as Record<string, string>)) {
-    if (key.toLowerCase() === lower) return value
-  }
-  return undefined
-}
-
-/** One request seen by a mock endpoint. */
+/** What the Akamai token endpoint received: the headers the tests look at, not undici's own. */
 export interface SeenRequest {
   method: string
   path: string
-  headers: Record<string, string | undefined>
+  headers: Record<'authorization' | 'content-type' | 'accept', string | undefined>
   body: string
 }
 
-export interface MockAnswer {
-  status?: number
-  body: unknown
-  headers?: Record<string, string>
-}
-
-function bodyText(body: unknown): string {
-  if (body === undefined || body === null) return ''
-  if (typeof body === 'string') return body
-  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8')
-  return String(body)
-}
-
 /**
- * The Akamai token endpoint on a MockAgent, answering from `answer(index, request)`. Records
- * every request (method, path, the headers the tests look at, body).
+ * The Akamai token endpoint (`{BASE_URL}{TOKEN_PATH}` unless told otherwise) on a MockAgent,
+ * answering from `answer(index, request)`; `requests` keeps what it received, reduced to
+ * {@link SeenRequest} so tests can compare whole requests.
  */
 export function tokenEndpoint(
   agent: MockAgent,
-  answer: (index: number, request: SeenRequest) => MockAnswer,
+  answer: (index: number, request: RecordedRequest) => MockAnswer,
   options: { origin?: string; path?: string } = {},
-): { requests: SeenRequest[] } {
-  const requests: SeenRequest[] = []
-  agent
-    .get(options.origin ?? BASE_URL)
-    .intercept({ path: options.path ?? TOKEN_PATH, method: 'POST' })
-    .reply((request) => {
-      const seen: SeenRequest = {
-        method: request.method,
-        path: request.path,
+): { readonly requests: SeenRequest[] } {
+  const endpoint = mockTokenEndpoint(
+    agent,
+    { url: `${options.origin ?? BASE_URL}${options.path ?? TOKEN_PATH}` },
+    answer,
+  )
+  return {
+    get requests() {
+      return endpoint.requests.map(({ method, path, headers, body }) => ({
+        method,
+        path,
         headers: {
-          authorization: headerOf(request.headers, 'authorization'),
-          'content-type': headerOf(request.headers, 'content-type'),
-          accept: headerOf(request.headers, 'accept'),
+          authorization: headers.authorization,
+          'content-type': headers['content-type'],
+          accept: headers.accept,
         },
-        body: bodyText(request.body),
-      }
-      requests.push(seen)
-      const result = answer(requests.length - 1, seen)
-      return {
-        statusCode: result.status ?? 200,
-        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
-        responseOptions: {
-          headers: { 'content-type': 'application/json', ...result.headers },
-        },
-      }
-    })
-    .persist()
-  return { requests }
+        body,
+      }))
+    },
+  }
 }
 
 /** `{ access_token: 'opaque-token-N', expires_in }` for the Nth request. */
@@ -116,19 +73,6 @@ export function numberedTokens(expiresIn = 3600) {
       scope: '*:webhooks/**',
     },
   })
-}
-
-/** Collects every token event published on the core's diagnostics channels. */
-export function captureEvents(): { events: TokenEvent[]; stop: () => void } {
-  const events: TokenEvent[] = []
-  const handler = (message: unknown) => events.push(message as TokenEvent)
-  for (const channel of Object.values(TOKEN_CHANNELS)) subscribe(channel, handler)
-  return {
-    events,
-    stop: () => {
-      for (const channel of Object.values(TOKEN_CHANNELS)) unsubscribe(channel, handler)
-    },
-  }
 }
 
 /** A logger that keeps every line, fields included, as text. */
