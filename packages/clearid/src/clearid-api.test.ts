@@ -4,6 +4,7 @@ import {
   ManualClock,
   TokenKeeperError,
 } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ClearIdApiError, clearIdApiUrl, identitiesUrl, listIdentities } from './clearid-api.ts'
 import { clearIdServiceUrl } from './clearid-environments.ts'
@@ -14,14 +15,13 @@ import {
   fixture,
   IDENTITY_API,
   isolateEnvironment,
-  mockAgent,
   mockSts,
   tokens,
 } from './test-helpers.ts'
 
 isolateEnvironment()
 
-const agents: Array<ReturnType<typeof mockAgent>> = []
+const agents: Array<ReturnType<typeof createMockAgent>> = []
 afterEach(async () => {
   for (const created of agents.splice(0)) {
     created.assertNoPendingInterceptors()
@@ -30,7 +30,7 @@ afterEach(async () => {
 })
 
 function setup() {
-  const mock = mockAgent()
+  const mock = createMockAgent()
   agents.push(mock)
   const clock = new ManualClock()
   mockSts(

@@ -5,6 +5,7 @@ import {
   type TokenKeeperError,
   type TransportResponse,
 } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { clearIdTokenError } from './clearid-error.ts'
 import { createClearId } from './clearid-provider.ts'
@@ -14,7 +15,6 @@ import {
   CLIENT_SECRET,
   fixture,
   isolateEnvironment,
-  mockAgent,
   mockSts,
   START,
   STS,
@@ -156,7 +156,7 @@ describe('429 and 5xx are retryable', () => {
 })
 
 describe('through the client', () => {
-  const agents: Array<ReturnType<typeof mockAgent>> = []
+  const agents: Array<ReturnType<typeof createMockAgent>> = []
   afterEach(async () => {
     for (const created of agents.splice(0)) {
       created.assertNoPendingInterceptors()
@@ -165,7 +165,7 @@ describe('through the client', () => {
   })
 
   async function failing(status: number, body: string, settings: Record<string, unknown> = {}) {
-    const mock = mockAgent()
+    const mock = createMockAgent()
     agents.push(mock)
     const clock = new ManualClock()
     const sts = mockSts(mock, () => ({ status, body }))

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { ConfigurationError, ManualClock, type Secret } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { jwtVerify } from 'jose'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { loadClearIdKeyFile, parseClearIdKeyFile } from './clearid-key-file.ts'
@@ -13,7 +14,6 @@ import {
   CLIENT_SECRET,
   DEMO_STS,
   isolateEnvironment,
-  mockAgent,
   mockSts,
   START,
   testKeys,
@@ -185,7 +185,7 @@ describe('key file variants', () => {
   })
 
   it('spreads into createClearId and signs an assertion the public key verifies', async () => {
-    const mock = mockAgent()
+    const mock = createMockAgent()
     const clock = new ManualClock()
     const sts = mockSts(
       mock,
@@ -204,7 +204,7 @@ describe('key file variants', () => {
   })
 
   it('works as the keyFile setting, read at the first token request', async () => {
-    const mock = mockAgent()
+    const mock = createMockAgent()
     const clock = new ManualClock()
     const sts = mockSts(
       mock,

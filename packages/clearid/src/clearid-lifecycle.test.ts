@@ -1,4 +1,5 @@
 import { ManualClock, MemoryTokenStore } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClearId } from './clearid-provider.ts'
 import {
@@ -8,7 +9,6 @@ import {
   IDENTITY_API,
   isolateEnvironment,
   jtiOf,
-  mockAgent,
   mockSts,
   nextEvent,
   START,
@@ -17,9 +17,9 @@ import {
 
 isolateEnvironment()
 
-const agents: Array<ReturnType<typeof mockAgent>> = []
+const agents: Array<ReturnType<typeof createMockAgent>> = []
 function agent() {
-  const created = mockAgent()
+  const created = createMockAgent()
   agents.push(created)
   return created
 }
@@ -31,7 +31,7 @@ afterEach(async () => {
 })
 
 function client(
-  mock: ReturnType<typeof mockAgent>,
+  mock: ReturnType<typeof createMockAgent>,
   clock: ManualClock,
   extra: Record<string, unknown> = {},
 ) {

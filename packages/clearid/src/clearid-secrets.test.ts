@@ -1,5 +1,10 @@
 import { inspect } from 'node:util'
 import { ManualClock, Secret } from '@tokenkeeper/auth-core'
+import {
+  captureTokenEvents,
+  createMockAgent,
+  type MockAnswer,
+} from '@tokenkeeper/auth-core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseClearIdKeyFile } from './clearid-key-file.ts'
 import { createClearId } from './clearid-provider.ts'
@@ -9,12 +14,9 @@ import {
   accessToken,
   CLIENT_ID,
   CLIENT_SECRET,
-  captureEvents,
   isolateEnvironment,
-  mockAgent,
   mockSts,
   START,
-  type StsAnswer,
   testKeys,
 } from './test-helpers.ts'
 
@@ -50,7 +52,7 @@ function recordingLogger(lines: string[]) {
   return { debug: log, info: log, warn: log, error: log }
 }
 
-const agents: Array<ReturnType<typeof mockAgent>> = []
+const agents: Array<ReturnType<typeof createMockAgent>> = []
 afterEach(async () => {
   for (const created of agents.splice(0)) await created.close()
 })
@@ -61,12 +63,12 @@ describe('secrets never appear in output', () => {
     ['private key (PEM)', { privateKey: keys.pkcs8 }],
     ['private key (JWK)', { privateKey: keys.jwk }],
   ])('with a %s: errors, logs, events and inspect output', async (_name, credential) => {
-    const mock = mockAgent()
+    const mock = createMockAgent()
     agents.push(mock)
     const clock = new ManualClock()
     const iat = Math.floor(START / 1000)
     const issuedToken = accessToken({ iat, exp: iat + 3600, jti: 'ACCESS-sentinel-1' })
-    const answers: StsAnswer[] = [
+    const answers: MockAnswer[] = [
       // Replaced below by an echo of whatever credential the request carried.
       { status: 400, body: { error: 'invalid_client' } },
       { status: 400, body: { error: 'invalid_grant' } },
@@ -87,7 +89,7 @@ describe('secrets never appear in output', () => {
       return answers[index] ?? { status: 500, body: '' }
     })
     const lines: string[] = []
-    const capture = captureEvents()
+    const capture = captureTokenEvents()
     const client = createClearId({
       clientId: CLIENT_ID,
       ...credential,

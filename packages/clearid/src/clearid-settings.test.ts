@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigurationError, ManualClock, Secret } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createClearId } from './clearid-provider.ts'
 import { resolveClearIdLocation, resolveClearIdSettings } from './clearid-settings.ts'
@@ -13,7 +14,6 @@ import {
   CLIENT_SECRET,
   DEMO_STS,
   isolateEnvironment,
-  mockAgent,
   mockSts,
   testKeys,
   tokens,
@@ -47,7 +47,7 @@ function configurationError(action: () => unknown): ConfigurationError {
 
 describe('environment variables', () => {
   it('are read at the first token request, not at import or factory time', async () => {
-    const mock = mockAgent()
+    const mock = createMockAgent()
     const clock = new ManualClock()
     const sts = mockSts(
       mock,

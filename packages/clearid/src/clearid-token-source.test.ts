@@ -1,4 +1,5 @@
 import { ManualClock, Secret, type TransportResponse } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createClearId } from './clearid-provider.ts'
@@ -15,7 +16,6 @@ import {
   EU_STS,
   fixture,
   isolateEnvironment,
-  mockAgent,
   mockSts,
   START,
   STS,
@@ -25,9 +25,9 @@ import {
 
 isolateEnvironment()
 
-const agents: Array<ReturnType<typeof mockAgent>> = []
+const agents: Array<ReturnType<typeof createMockAgent>> = []
 function agent() {
-  const created = mockAgent()
+  const created = createMockAgent()
   agents.push(created)
   return created
 }

@@ -2,13 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import { ManualClock, type TokenEvent } from '@tokenkeeper/auth-core'
+import { ManualClock } from '@tokenkeeper/auth-core'
+import { captureTokenEvents } from '@tokenkeeper/auth-core/testing'
 import { type Emulator, startEmulator } from '@tokenkeeper/emulator'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { listIdentities } from './clearid-api.ts'
 import { loadClearIdKeyFile } from './clearid-key-file.ts'
 import { createClearId } from './clearid-provider.ts'
-import { captureEvents, isolateEnvironment, nextEvent } from './test-helpers.ts'
+import { isolateEnvironment, nextEvent } from './test-helpers.ts'
 
 isolateEnvironment()
 
@@ -91,11 +92,11 @@ describe('against the emulator', () => {
     const url = `${emulator.urls.clearid.apiUrl}/api/v2/accounts/${settings.accountId}/identities`
     expect((await clearId.fetch(url)).status).toBe(200)
     emulator.revokeTokens('clearid')
-    const capture = captureEvents()
+    const capture = captureTokenEvents()
     const response = await clearId.fetch(url)
     capture.stop()
     expect(response.status).toBe(200)
-    const reasons = capture.events.map((event: TokenEvent) => event.reason)
+    const reasons = capture.events.map(({ event }) => event.reason)
     expect(reasons).toContain('rejected')
     await clearId.close()
   })

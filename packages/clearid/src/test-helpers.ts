@@ -1,9 +1,16 @@
-// Shared by the tests only (excluded from the published files).
+// Shared by the tests only (excluded from the published files). The generic mocks come from
+// `@tokenkeeper/auth-core/testing`; what is here is ClearID's own.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { readFileSync } from 'node:fs'
 import { TOKEN_CHANNELS, type TokenEvent } from '@tokenkeeper/auth-core'
-import { MockAgent } from 'undici'
+import {
+  type MockAnswer,
+  type MockEndpoint,
+  mockTokenEndpoint,
+  type RecordedRequest,
+} from '@tokenkeeper/auth-core/testing'
+import type { MockAgent } from 'undici'
 import { afterEach, beforeEach } from 'vitest'
 
 /** A client id of the documented form `<guid>:<accountId>`. */
@@ -20,13 +27,6 @@ export const START = Date.parse('2026-01-01T00:00:00Z')
 
 export function fixture(name: string): string {
   return readFileSync(new URL(`./__fixtures__/${name}`, import.meta.url), 'utf8')
-}
-
-/** A MockAgent that refuses real network access. */
-export function mockAgent(): MockAgent {
-  const agent = new MockAgent()
-  agent.disableNetConnect()
-  return agent
 }
 
 /** An RSA key pair in every format a user may hold it in. */
@@ -79,75 +79,32 @@ export function accessToken(claims: { iat: number; exp?: number; jti?: string })
   ].join('.')
 }
 
-/** One request the mock STS received. */
-export interface ReceivedRequest {
-  path: string
-  method: string
-  headers: Record<string, string>
-  body: string
-  form: URLSearchParams
-}
-
-export interface StsAnswer {
-  status?: number
-  /** A string is sent as it is; anything else as JSON. */
-  body: unknown
-  headers?: Record<string, string>
-}
-
 /**
  * A mock STS at `origin` answering token requests at `path` from `answer(index, request)`;
- * records every request.
+ * records every request. Like ClearID's STS, its JSON says `charset=utf-8`.
  */
 export function mockSts(
   agent: MockAgent,
-  answer: (index: number, request: ReceivedRequest) => StsAnswer,
+  answer: (index: number, request: RecordedRequest) => MockAnswer,
   options: { origin?: string; path?: string } = {},
-): { requests: ReceivedRequest[] } {
-  const requests: ReceivedRequest[] = []
-  agent
-    .get(options.origin ?? STS)
-    .intercept({ path: options.path ?? '/connect/token', method: 'POST' })
-    .reply((request) => {
-      const body = typeof request.body === 'string' ? request.body : String(request.body ?? '')
-      const received: ReceivedRequest = {
-        path: request.path,
-        method: request.method,
-        headers: normaliseHeaders(request.headers),
-        body,
-        form: new URLSearchParams(body),
-      }
-      requests.push(received)
-      const result = answer(requests.length - 1, received)
+): MockEndpoint {
+  return mockTokenEndpoint(
+    agent,
+    { url: `${options.origin ?? STS}${options.path ?? '/connect/token'}` },
+    (index, request) => {
+      const result = answer(index, request)
+      if (result === 'reset') return result
       return {
-        statusCode: result.status ?? 200,
-        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
-        responseOptions: {
-          headers: { 'content-type': 'application/json; charset=utf-8', ...result.headers },
-        },
+        ...result,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...result.headers },
       }
-    })
-    .persist()
-  return { requests }
-}
-
-function normaliseHeaders(headers: unknown): Record<string, string> {
-  const result: Record<string, string> = {}
-  if (Array.isArray(headers)) {
-    for (let index = 0; index + 1 < headers.length; index += 2) {
-      result[String(headers[index]).toLowerCase()] = String(headers[index + 1])
-    }
-  } else if (headers && typeof headers === 'object') {
-    for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-      result[name.toLowerCase()] = String(value)
-    }
-  }
-  return result
+    },
+  )
 }
 
 /** `{ access_token: <JWT>, expires_in }` numbered by request, issued at the clock's time. */
 export function tokens(now: () => number, expiresIn = 3600, jwtLifetime = expiresIn) {
-  return (index: number): StsAnswer => {
+  return (index: number): MockAnswer => {
     const iat = Math.floor(now() / 1000)
     return {
       body: {
@@ -164,19 +121,6 @@ export function tokens(now: () => number, expiresIn = 3600, jwtLifetime = expire
 export function jtiOf(token: string): string {
   const payload = token.split('.')[1] ?? ''
   return (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { jti: string }).jti
-}
-
-/** Collects diagnostics_channel token events until `stop()`. */
-export function captureEvents(): { events: TokenEvent[]; stop: () => void } {
-  const events: TokenEvent[] = []
-  const handler = (message: unknown) => events.push(message as TokenEvent)
-  for (const channel of Object.values(TOKEN_CHANNELS)) subscribe(channel, handler)
-  return {
-    events,
-    stop: () => {
-      for (const channel of Object.values(TOKEN_CHANNELS)) unsubscribe(channel, handler)
-    },
-  }
 }
 
 /** Resolves with the next event published on one of the core's token channels. */
