@@ -6,11 +6,11 @@ import {
   TokenEndpointError,
   TokenKeeperError,
 } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { describe, expect, it } from 'vitest'
 import {
   API_KEY,
   MockKeycloak,
-  mockAgent,
   PASSWORD,
   SharedTestStore,
   settle,
@@ -213,7 +213,7 @@ describe('lockout safety', () => {
 
 describe('settings', () => {
   it('reads every setting from APIAX_* environment variables when the first token is requested', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const tokenUrl = 'https://login.example.test/auth/realms/apiax/protocol/openid-connect/token'
     const keycloak = new MockKeycloak(agent, tokenUrl)
     const client = createApiax({ dispatcher: agent, clock: new ManualClock() })
@@ -249,7 +249,7 @@ describe('settings', () => {
   })
 
   it('reports a missing username or password from the first getToken(), naming option and variable', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const client = createApiax({ dispatcher: agent })
     try {
       const error = await client.getToken().catch((caught: unknown) => caught)
@@ -281,7 +281,7 @@ describe('settings', () => {
       tokenUrl: 'https://attacker.example.test/token',
       username: USERNAME,
       env: {},
-      dispatcher: mockAgent(),
+      dispatcher: createMockAgent(),
     })
     const error = await userSupplied.getToken().catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'CONFIGURATION_INVALID', setting: 'password' })
@@ -350,7 +350,11 @@ describe('settings', () => {
 
   it('reports a bad URL from the environment naming the variable', async () => {
     process.env.APIAX_TOKEN_URL = 'auth.apiax.io/token'
-    const client = createApiax({ username: USERNAME, password: PASSWORD, dispatcher: mockAgent() })
+    const client = createApiax({
+      username: USERNAME,
+      password: PASSWORD,
+      dispatcher: createMockAgent(),
+    })
     const error = await client.getToken().catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'CONFIGURATION_INVALID', setting: 'tokenUrl' })
     expect((error as Error).message).toContain('APIAX_TOKEN_URL')
@@ -366,7 +370,11 @@ describe('settings', () => {
       }),
     ).toThrow(expect.objectContaining({ code: 'INSECURE_TRANSPORT', setting: 'tokenUrl' }))
     process.env.APIAX_TOKEN_URL = 'http://auth.example.test/token'
-    const client = createApiax({ username: USERNAME, password: PASSWORD, dispatcher: mockAgent() })
+    const client = createApiax({
+      username: USERNAME,
+      password: PASSWORD,
+      dispatcher: createMockAgent(),
+    })
     const error = await client.getToken().catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'INSECURE_TRANSPORT', setting: 'tokenUrl' })
     expect((error as Error).message).toContain('APIAX_TOKEN_URL')

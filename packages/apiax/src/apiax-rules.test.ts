@@ -1,4 +1,5 @@
 import { TokenKeeperError } from '@tokenkeeper/auth-core'
+import { headerRecord } from '@tokenkeeper/auth-core/testing'
 import { request as undiciRequest } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { API_KEY, API_ORIGIN } from '../test/mock-keycloak.ts'
@@ -12,16 +13,6 @@ const request = {
   regimes: ['CH'],
   versionFilter: 'latest',
   attributes: [{ name: 'clientDomicile', value: 'DE' }],
-}
-
-function header(headers: unknown, name: string): string | undefined {
-  if (headers && typeof (headers as Headers).get === 'function') {
-    return (headers as Headers).get(name) ?? undefined
-  }
-  for (const [key, value] of Object.entries((headers ?? {}) as Record<string, string>)) {
-    if (key.toLowerCase() === name.toLowerCase()) return value
-  }
-  return undefined
 }
 
 interface Seen {
@@ -45,9 +36,9 @@ function ruleEngine(
       .reply((options) => {
         seen.push({
           path: options.path,
-          authorization: header(options.headers, 'authorization'),
-          apikey: header(options.headers, 'apikey'),
-          contentType: header(options.headers, 'content-type'),
+          authorization: headerRecord(options.headers).authorization,
+          apikey: headerRecord(options.headers).apikey,
+          contentType: headerRecord(options.headers)['content-type'],
           body: JSON.parse(String(options.body)),
         })
         return {
@@ -150,8 +141,8 @@ describe('interceptor()', () => {
         .reply((options) => {
           seen.push({
             origin,
-            authorization: header(options.headers, 'authorization'),
-            apikey: header(options.headers, 'apikey'),
+            authorization: headerRecord(options.headers).authorization,
+            apikey: headerRecord(options.headers).apikey,
           })
           return { statusCode: 200, data: 'pong' }
         })

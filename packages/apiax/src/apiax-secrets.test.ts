@@ -1,10 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { inspect } from 'node:util'
+import { captureTokenEvents } from '@tokenkeeper/auth-core/testing'
 import { expect, it } from 'vitest'
 import {
   API_KEY,
   API_ORIGIN,
-  captureEvents,
   PASSWORD,
   recordingLogger,
   settle,
@@ -34,7 +34,7 @@ it('never shows the password, API key, access or refresh tokens, or the private 
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
   const keyMaterial = pem.split('\n')[1] ?? 'unreachable'
-  const capture = captureEvents()
+  const capture = captureTokenEvents()
   const { lines, logger } = recordingLogger()
   const outputs: string[] = []
   try {

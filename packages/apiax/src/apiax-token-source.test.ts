@@ -1,11 +1,11 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { Secret } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { decodeProtectedHeader, jwtVerify } from 'jose'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   API_KEY,
   MockKeycloak,
-  mockAgent,
   PASSWORD,
   SharedTestStore,
   settle,
@@ -223,7 +223,7 @@ describe('refresh_token grant', () => {
   })
 
   it('never sends a refresh token twice from one source, even if it is handed the same state again', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const keycloak = new MockKeycloak(agent)
     const { createUndiciTransport } = await import('@tokenkeeper/auth-core')
     const { transport, close } = createUndiciTransport({ dispatcher: agent })
@@ -258,7 +258,7 @@ describe('refresh_token grant', () => {
   })
 
   it('the mock kills the session on reuse (control: two sources that share nothing)', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const keycloak = new MockKeycloak(agent)
     const { createUndiciTransport } = await import('@tokenkeeper/auth-core')
     const { transport, close } = createUndiciTransport({ dispatcher: agent })

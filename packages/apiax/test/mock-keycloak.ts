@@ -1,15 +1,17 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import {
   type LeaseOptions,
   MemoryTokenStore,
   type StoredToken,
   type StoreSetOptions,
-  TOKEN_CHANNELS,
-  type TokenEvent,
   type TokenLease,
   type TokenStore,
 } from '@tokenkeeper/auth-core'
-import { MockAgent } from 'undici'
+import {
+  type MockEndpoint,
+  mockTokenEndpoint,
+  type RecordedRequest,
+} from '@tokenkeeper/auth-core/testing'
+import type { MockAgent } from 'undici'
 
 export const TOKEN_ORIGIN = 'https://auth.apiax.io'
 export const TOKEN_PATH = '/auth/realms/apiax/protocol/openid-connect/token'
@@ -21,17 +23,8 @@ export const USERNAME = 'acme-technical'
 export const PASSWORD = 'SECRET-password-7361'
 export const API_KEY = 'SECRET-apikey-5519'
 
-/** A MockAgent that refuses real network. */
-export function mockAgent(): MockAgent {
-  const agent = new MockAgent()
-  agent.disableNetConnect()
-  return agent
-}
-
-/** One request the mock token endpoint received. */
-export interface RecordedRequest {
-  readonly headers: Record<string, string>
-  readonly form: URLSearchParams
+/** One request the mock Keycloak received, with its grant type. */
+export interface KeycloakRequest extends RecordedRequest {
   readonly grant: string | null
 }
 
@@ -54,7 +47,6 @@ interface Session {
  * token kills the whole session, as Keycloak's "revoke refresh token" realm setting does.
  */
 export class MockKeycloak {
-  readonly requests: RecordedRequest[] = []
   readonly passwords = new Map<string, string>([[USERNAME, PASSWORD]])
   singleUse = true
   expiresIn: number | undefined = 1800
@@ -66,6 +58,7 @@ export class MockKeycloak {
     password: [],
     refresh_token: [],
   }
+  readonly #endpoint: MockEndpoint
   readonly #sessions = new Map<string, Session>()
   /** refresh token → session id */
   readonly #refreshTokens = new Map<string, string>()
@@ -73,24 +66,17 @@ export class MockKeycloak {
   #sessionCount = 0
 
   constructor(agent: MockAgent, url: string = TOKEN_URL) {
-    const parsed = new URL(url)
-    agent
-      .get(parsed.origin)
-      .intercept({ path: parsed.pathname, method: 'POST' })
-      .reply((options) => {
-        const answer = this.#answer(
-          flatHeaders(options.headers),
-          new URLSearchParams(String(options.body)),
-        )
-        return {
-          statusCode: answer.status,
-          data: typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body),
-          responseOptions: {
-            headers: { 'content-type': 'application/json', ...answer.headers },
-          },
-        }
-      })
-      .persist()
+    this.#endpoint = mockTokenEndpoint(agent, { url }, (_index, request) =>
+      this.#answer(request.form),
+    )
+  }
+
+  /** Requests received, in order. */
+  get requests(): KeycloakRequest[] {
+    return this.#endpoint.requests.map((request) => ({
+      ...request,
+      grant: request.form.get('grant_type'),
+    }))
   }
 
   /** Grant types received, in order. */
@@ -114,9 +100,8 @@ export class MockKeycloak {
     for (const session of this.#sessions.values()) session.alive = false
   }
 
-  #answer(headers: Record<string, string>, form: URLSearchParams): Answer {
+  #answer(form: URLSearchParams): Answer {
     const grant = form.get('grant_type')
-    this.requests.push({ headers, form, grant })
     if (grant === 'password' || grant === 'refresh_token') {
       const canned = this.next[grant].shift()
       if (canned) return canned
@@ -179,15 +164,6 @@ export class MockKeycloak {
   }
 }
 
-function flatHeaders(headers: unknown): Record<string, string> {
-  const flat: Record<string, string> = {}
-  if (!headers || typeof headers !== 'object') return flat
-  for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-    flat[name.toLowerCase()] = String(value)
-  }
-  return flat
-}
-
 /**
  * A store shaped like a shared one (Redis): asynchronous, JSON round trips (state must survive
  * serialisation), `shared: true`, a lease, and no eviction of its own (so the source's own
@@ -242,25 +218,6 @@ export class SharedTestStore implements TokenStore {
   only(): StoredToken | undefined {
     const [text] = this.entries.values()
     return text === undefined ? undefined : (JSON.parse(text) as StoredToken)
-  }
-}
-
-/** Collects every diagnostics_channel token event until `stop()`. */
-export function captureEvents(): {
-  events: Array<{ name: string; event: TokenEvent }>
-  stop: () => void
-} {
-  const events: Array<{ name: string; event: TokenEvent }> = []
-  const handlers = Object.entries(TOKEN_CHANNELS).map(([name, channel]) => {
-    const handler = (message: unknown) => events.push({ name, event: message as TokenEvent })
-    subscribe(channel, handler)
-    return () => unsubscribe(channel, handler)
-  })
-  return {
-    events,
-    stop: () => {
-      for (const off of handlers) off()
-    },
   }
 }
 

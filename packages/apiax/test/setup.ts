@@ -7,6 +7,7 @@ import {
   type TransportRequest,
   type TransportResponse,
 } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import type { MockAgent } from 'undici'
 import { afterEach, beforeEach } from 'vitest'
 import { type ApiaxSettings, createApiax } from '../src/index.ts'
@@ -14,7 +15,6 @@ import {
   API_KEY,
   CLEAN_ENVIRONMENT,
   MockKeycloak,
-  mockAgent,
   PASSWORD,
   TOKEN_URL,
   USERNAME,
@@ -61,7 +61,7 @@ export function setup(
   settings: ApiaxSettings = {},
   shared?: { agent: MockAgent; keycloak: MockKeycloak; clock: ManualClock },
 ) {
-  const agent = shared?.agent ?? mockAgent()
+  const agent = shared?.agent ?? createMockAgent()
   const keycloak = shared?.keycloak ?? new MockKeycloak(agent, settings.tokenUrl ?? TOKEN_URL)
   const clock = shared?.clock ?? new ManualClock()
   const client = createApiax({
