@@ -6,20 +6,22 @@ import {
   type TokenClient,
   TokenKeeperError,
 } from '@tokenkeeper/auth-core'
+import {
+  captureTokenEvents,
+  createMockAgent,
+  headerRecord,
+  trackUnhandledRejections,
+} from '@tokenkeeper/auth-core/testing'
 import { type MockAgent, request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   CLIENT_SECRET,
-  captureEvents,
   clearServer,
   fixture,
-  mockAgent,
-  normaliseHeaders,
   PORTAL_TOKEN,
   SANDBOX,
   settleIo,
   tokenEndpoint,
-  trackUnhandledRejections,
 } from '../test/helpers.ts'
 import { type ClearCfcSettings, createClearCfc } from './clear-cfc-provider.ts'
 import { REJECTED_TOKEN_MIN_AGE } from './clear-cfc-token-source.ts'
@@ -42,7 +44,7 @@ function setup(
   server: Omit<Parameters<typeof clearServer>[1], 'clock'> = {},
   settings: ClearCfcSettings = {},
 ) {
-  const agent = mockAgent()
+  const agent = createMockAgent()
   const clock = new ManualClock(START)
   const clear = clearServer(agent, { clock, ...server })
   const make = (extra: ClearCfcSettings = {}) =>
@@ -227,7 +229,7 @@ describe('the daily quota (429)', () => {
 
   it('keeps serving a still-valid token, then refuses to issue until the reset', async () => {
     const { client, clear, clock } = setup({ quota: 1 })
-    const events = captureEvents()
+    const events = captureTokenEvents()
     try {
       expect((await client.getToken()).value).toBe('clear-token-1') // valid till 01:00
       await clock.advance(HOUR - 20_000) // mandatory window: the client tries to renew
@@ -445,7 +447,7 @@ describe('interceptor()', () => {
       .get('https://storage.example.com')
       .intercept({ path: '/upload?signature=abc', method: 'PUT' })
       .reply((options) => {
-        uploadHeaders = normaliseHeaders(options.headers)
+        uploadHeaders = headerRecord(options.headers)
         return { statusCode: 200, data: '' }
       })
     const upload = await request('https://storage.example.com/upload?signature=abc', {
@@ -470,7 +472,7 @@ describe('secrets never appear in output', () => {
       warn: (...args: unknown[]) => logs.push(args),
       error: (...args: unknown[]) => logs.push(args),
     }
-    const events = captureEvents()
+    const events = captureTokenEvents()
     const collected: unknown[] = []
     const tokens: AccessToken[] = []
     try {
@@ -495,7 +497,7 @@ describe('secrets never appear in output', () => {
         [500, fixture('error-500.json')],
         [200, '<html lang="en">oops</html>'],
       ] as const) {
-        const agent: MockAgent = mockAgent()
+        const agent: MockAgent = createMockAgent()
         tokenEndpoint(agent, () => ({ status, body }))
         const failing = track(
           createClearCfc({

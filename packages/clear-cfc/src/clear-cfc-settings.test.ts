@@ -1,8 +1,8 @@
 import { ConfigurationError, ManualClock, Secret, type TokenClient } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   CLIENT_SECRET,
-  mockAgent,
   numberedTokens,
   PORTAL_TOKEN,
   SANDBOX,
@@ -112,7 +112,7 @@ describe('settings passed in code are checked at once, without any request', () 
   })
 
   it('creating a client reads no variable and sends nothing', async () => {
-    const agent = mockAgent() // no interceptors: a request would fail
+    const agent = createMockAgent() // no interceptors: a request would fail
     const clock = new ManualClock()
     const client = track(createClearCfc({ dispatcher: agent, clock }))
     await clock.advance(24 * 3_600_000)
@@ -125,7 +125,9 @@ describe('settings passed in code are checked at once, without any request', () 
 
 describe('missing settings surface from the first getToken()', () => {
   it('names clientSecret and CLEAR_CLIENT_SECRET (and the portal-token alternative)', async () => {
-    const client = track(createClearCfc({ environment: 'india-sandbox', dispatcher: mockAgent() }))
+    const client = track(
+      createClearCfc({ environment: 'india-sandbox', dispatcher: createMockAgent() }),
+    )
     const error = await client.getToken().catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(ConfigurationError)
     expect(error).toMatchObject({ setting: 'clientSecret' })
@@ -134,7 +136,9 @@ describe('missing settings surface from the first getToken()', () => {
   })
 
   it('names environment, baseUrl and both variables when no environment is known', async () => {
-    const client = track(createClearCfc({ clientSecret: CLIENT_SECRET, dispatcher: mockAgent() }))
+    const client = track(
+      createClearCfc({ clientSecret: CLIENT_SECRET, dispatcher: createMockAgent() }),
+    )
     const error = await client.getToken().catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'CONFIGURATION_INVALID', setting: 'environment' })
     for (const word of ['environment', 'baseUrl', 'CLEAR_ENVIRONMENT', 'CLEAR_BASE_URL']) {
@@ -143,7 +147,7 @@ describe('missing settings surface from the first getToken()', () => {
   })
 
   it('fetch() and request() report the same error as a rejection', async () => {
-    const client = track(createClearCfc({ dispatcher: mockAgent() }))
+    const client = track(createClearCfc({ dispatcher: createMockAgent() }))
     await expect(client.fetch('https://api.clear.in/x')).rejects.toMatchObject({
       code: 'CONFIGURATION_INVALID',
     })
@@ -153,7 +157,7 @@ describe('missing settings surface from the first getToken()', () => {
 
 describe('environment variables', () => {
   it('CLEAR_CLIENT_SECRET and CLEAR_ENVIRONMENT, read on first use (after the client was made)', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const endpoint = tokenEndpoint(
       agent,
       numberedTokens(() => null),
@@ -167,7 +171,7 @@ describe('environment variables', () => {
   })
 
   it('CLEAR_BASE_URL and CLEAR_TOKEN_HEADER', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     tokenEndpoint(
       agent,
       numberedTokens(() => null),
@@ -227,7 +231,7 @@ describe('environment variables', () => {
   })
 
   it('a variable set after a failed first attempt is picked up', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     tokenEndpoint(
       agent,
       numberedTokens(() => null),
@@ -241,7 +245,7 @@ describe('environment variables', () => {
 
 describe('secret values', () => {
   it('accept a Secret and trim a pasted newline', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const endpoint = tokenEndpoint(
       agent,
       numberedTokens(() => null),
@@ -304,7 +308,7 @@ describe('cache key', () => {
 
 describe('headers for business APIs', () => {
   it('the token in x-cleartax-auth-token plus the static headers, nothing else', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     tokenEndpoint(
       agent,
       numberedTokens(() => null),
@@ -330,7 +334,7 @@ describe('headers for business APIs', () => {
   })
 
   it('a custom tokenHeader replaces the default', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     tokenEndpoint(
       agent,
       numberedTokens(() => null),
@@ -358,7 +362,11 @@ describe('the env setting', () => {
     vi.stubEnv('CLEAR_ENVIRONMENT', 'india-sandbox')
     // A host that runs other people's settings: the server's own secret must not be used.
     const client = track(
-      createClearCfc({ baseUrl: 'https://attacker.example.com', env: {}, dispatcher: mockAgent() }),
+      createClearCfc({
+        baseUrl: 'https://attacker.example.com',
+        env: {},
+        dispatcher: createMockAgent(),
+      }),
     )
     await expect(client.getToken()).rejects.toMatchObject({ setting: 'clientSecret' })
     const resolved = resolveSettings({

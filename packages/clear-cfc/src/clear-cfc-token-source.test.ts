@@ -6,11 +6,11 @@ import {
   TokenEndpointError,
   type TransportResponse,
 } from '@tokenkeeper/auth-core'
+import { createMockAgent } from '@tokenkeeper/auth-core/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   CLIENT_SECRET,
   fixture,
-  mockAgent,
   numberedTokens,
   PORTAL_TOKEN,
   settleIo,
@@ -47,7 +47,7 @@ function json(value: unknown, status = 200): TransportResponse {
 
 describe('the token request on the wire', () => {
   it('is a GET of {baseUrl}/integration/v1/authz/token with x-clear-client-secret and no body', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const endpoint = tokenEndpoint(agent, () => ({
       body: JSON.parse(fixture('token-response.json')),
     }))
@@ -79,7 +79,7 @@ describe('the token request on the wire', () => {
   it.each(Object.entries(CLEAR_ENVIRONMENTS))(
     'environment %s sends the secret to %s',
     async (environment, baseUrl) => {
-      const agent = mockAgent()
+      const agent = createMockAgent()
       const endpoint = tokenEndpoint(
         agent,
         numberedTokens(() => null),
@@ -98,7 +98,7 @@ describe('the token request on the wire', () => {
   )
 
   it('uses baseUrl as given, with a path prefix and without a trailing slash', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const requests: string[] = []
     agent
       .get('https://proxy.example.com')
@@ -119,7 +119,7 @@ describe('the token request on the wire', () => {
   })
 
   it('refuses to send the secret over plain HTTP to a non-loopback host', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     let caught: unknown
     try {
       track(
@@ -266,7 +266,7 @@ describe('parsing the token response', () => {
 
 describe('valid_till through the client (expiry on the local clock)', () => {
   async function issue(validTill: unknown, headers: Record<string, string> = {}) {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const clock = new ManualClock(START)
     tokenEndpoint(agent, () => ({ body: { access_token: 'abc', valid_till: validTill }, headers }))
     const client = track(
@@ -324,7 +324,7 @@ describe('token endpoint errors', () => {
     body: string
     headers?: Record<string, string>
   }) {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const endpoint = tokenEndpoint(agent, () => answer)
     const client = track(
       createClearCfc({
@@ -465,7 +465,7 @@ describe('token endpoint errors', () => {
 
 describe('static-token mode (a token generated in the Clear portal)', () => {
   it('never calls the token endpoint and never expires', async () => {
-    const agent = mockAgent() // no interceptors: any request would fail the test
+    const agent = createMockAgent() // no interceptors: any request would fail the test
     const clock = new ManualClock(START)
     const client = track(
       createClearCfc({
@@ -486,7 +486,7 @@ describe('static-token mode (a token generated in the Clear portal)', () => {
   it('reads CLEAR_ACCESS_TOKEN', async () => {
     vi.stubEnv('CLEAR_ACCESS_TOKEN', PORTAL_TOKEN)
     vi.stubEnv('CLEAR_CLIENT_SECRET', '')
-    const client = track(createClearCfc({ environment: 'eu', dispatcher: mockAgent() }))
+    const client = track(createClearCfc({ environment: 'eu', dispatcher: createMockAgent() }))
     expect((await client.getToken()).value).toBe(PORTAL_TOKEN)
   })
 
@@ -495,7 +495,7 @@ describe('static-token mode (a token generated in the Clear portal)', () => {
       createClearCfc({
         accessToken: PORTAL_TOKEN,
         environment: 'india-sandbox',
-        dispatcher: mockAgent(),
+        dispatcher: createMockAgent(),
       }),
     )
     const token = await client.getToken()
@@ -517,7 +517,7 @@ describe('the source itself', () => {
   })
 
   it('works with createTokenClient directly (what the n8n package does)', async () => {
-    const agent = mockAgent()
+    const agent = createMockAgent()
     const endpoint = tokenEndpoint(
       agent,
       numberedTokens(() => '2026-01-01T08:00:00Z'),

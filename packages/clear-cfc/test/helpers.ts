@@ -1,7 +1,14 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { readFileSync } from 'node:fs'
-import { TOKEN_CHANNELS, type TokenEvent } from '@tokenkeeper/auth-core'
-import { MockAgent } from 'undici'
+import {
+  headerRecord,
+  type MockAnswer,
+  mockTokenEndpoint,
+  type RecordedRequest,
+} from '@tokenkeeper/auth-core/testing'
+import type { MockAgent } from 'undici'
+
+// Clear's own test helpers: its URLs, canned answers and a stateful server. The generic mocks
+// come from `@tokenkeeper/auth-core/testing`.
 
 /** India sandbox, the default base URL of these tests. */
 export const SANDBOX = 'https://api-sandbox.clear.in'
@@ -15,61 +22,35 @@ export function fixture(name: string): string {
   return readFileSync(new URL(`../src/__fixtures__/${name}`, import.meta.url), 'utf8')
 }
 
-/** A MockAgent that refuses real network access. */
-export function mockAgent(): MockAgent {
-  const agent = new MockAgent()
-  agent.disableNetConnect()
-  return agent
-}
-
-/** One recorded request to a mocked endpoint. */
-export interface RecordedRequest {
-  method: string
-  path: string
-  headers: Record<string, string>
-  body: unknown
-}
-
-/** What a mocked endpoint answers. */
-export interface MockAnswer {
-  status?: number
-  body: unknown
-  headers?: Record<string, string>
+/** A request to Clear's token endpoint; `body` is `undefined` when it had none. */
+export interface TokenRequest extends Omit<RecordedRequest, 'body'> {
+  readonly body: string | undefined
 }
 
 /**
- * Clear's token endpoint on the mock agent, answering from `answer(index, request)`; records
- * every request. Persistent, so the number of calls is what the tests count.
+ * Clear's token endpoint (a GET) on the mock agent, answering from `answer(index, request)`;
+ * records every request. Persistent, so the number of calls is what the tests count.
  */
 export function tokenEndpoint(
   agent: MockAgent,
   answer: (index: number, request: RecordedRequest) => MockAnswer,
   origin = SANDBOX,
-) {
-  const requests: RecordedRequest[] = []
-  agent
-    .get(origin)
-    .intercept({ path: TOKEN_PATH, method: 'GET' })
-    .reply((options) => {
-      const request: RecordedRequest = {
-        method: options.method,
-        path: options.path,
-        headers: normaliseHeaders(options.headers),
-        body: options.body,
-      }
-      requests.push(request)
-      const result = answer(requests.length - 1, request)
-      return {
-        statusCode: result.status ?? 200,
-        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
-        responseOptions: { headers: { 'content-type': 'application/json', ...result.headers } },
-      }
-    })
-    .persist()
+): { readonly requests: TokenRequest[]; readonly count: number } {
+  const endpoint = mockTokenEndpoint(
+    agent,
+    { url: `${origin}${TOKEN_PATH}`, method: 'GET' },
+    answer,
+  )
   return {
-    requests,
+    get requests() {
+      // The shared recorder reads a missing body as ''; undici sends an empty body as none too.
+      return endpoint.requests.map((request) => ({
+        ...request,
+        body: request.body === '' ? undefined : request.body,
+      }))
+    },
     get count() {
-      return requests.length
+      return endpoint.count
     },
   }
 }
@@ -79,88 +60,6 @@ export function numberedTokens(validTill: (index: number) => string | null) {
   return (index: number): MockAnswer => ({
     body: { access_token: `clear-token-${index + 1}`, valid_till: validTill(index) },
   })
-}
-
-/** A business API path on the mock agent answering from `answer`; records the token header. */
-export function businessApi(
-  agent: MockAgent,
-  path: string,
-  answer: (index: number, request: RecordedRequest) => MockAnswer,
-  origin = SANDBOX,
-  method = 'GET',
-) {
-  const requests: RecordedRequest[] = []
-  agent
-    .get(origin)
-    .intercept({ path, method })
-    .reply((options) => {
-      const request: RecordedRequest = {
-        method: options.method,
-        path: options.path,
-        headers: normaliseHeaders(options.headers),
-        body: options.body,
-      }
-      requests.push(request)
-      const result = answer(requests.length - 1, request)
-      return {
-        statusCode: result.status ?? 200,
-        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
-        responseOptions: { headers: { 'content-type': 'application/json', ...result.headers } },
-      }
-    })
-    .persist()
-  return requests
-}
-
-/** Header names in lower case, from any of the shapes undici hands a mock. */
-export function normaliseHeaders(headers: unknown): Record<string, string> {
-  const result: Record<string, string> = {}
-  if (!headers) return result
-  if (typeof (headers as Headers).forEach === 'function' && !Array.isArray(headers)) {
-    ;(headers as Headers).forEach((value, name) => {
-      result[name.toLowerCase()] = value
-    })
-    return result
-  }
-  if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) {
-      for (const [name, value] of headers as [string, string][])
-        result[String(name).toLowerCase()] = String(value)
-      return result
-    }
-    for (let index = 0; index + 1 < headers.length; index += 2) {
-      result[String(headers[index]).toLowerCase()] = String(headers[index + 1])
-    }
-    return result
-  }
-  for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
-    result[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value)
-  }
-  return result
-}
-
-/** Collects every diagnostics_channel token event until `stop()`. */
-export function captureEvents() {
-  const events: Array<{ name: string; event: TokenEvent }> = []
-  const handlers = Object.entries(TOKEN_CHANNELS).map(([name, channel]) => {
-    const handler = (message: unknown) => events.push({ name, event: message as TokenEvent })
-    subscribe(channel, handler)
-    return () => unsubscribe(channel, handler)
-  })
-  return {
-    events,
-    stop: () => {
-      for (const off of handlers) off()
-    },
-  }
-}
-
-/** Records unhandled rejections until `stop()`. */
-export function trackUnhandledRejections() {
-  const rejections: unknown[] = []
-  const handler = (reason: unknown) => rejections.push(reason)
-  process.on('unhandledRejection', handler)
-  return { rejections, stop: () => process.off('unhandledRejection', handler) }
 }
 
 /** Lets MockAgent replies (real I/O callbacks) run. */
@@ -194,67 +93,61 @@ export interface ClearServerOptions {
  * `/integration/v1/generatePreSign/` accept only the current token (401 otherwise).
  */
 export function clearServer(agent: MockAgent, options: ClearServerOptions) {
+  const origin = options.origin ?? SANDBOX
   const lifetime = options.lifetime === undefined ? 3_600_000 : options.lifetime
   const quota = options.quota ?? 288
+  const tokens = tokenEndpoint(agent, issue, origin)
   const state = {
     issued: [] as string[],
-    tokenRequests: [] as RecordedRequest[],
-    apiRequests: [] as RecordedRequest[],
+    get tokenRequests() {
+      return tokens.requests
+    },
+    apiRequests: [] as Array<Pick<RecordedRequest, 'method' | 'path' | 'headers'>>,
     current: undefined as string | undefined,
     day: -1,
     usedToday: 0,
   }
-  tokenEndpointState(
-    agent,
-    state,
-    (index, request) => {
-      const fault = options.fault?.(index)
-      if (fault) return fault
-      if (request.headers['x-clear-client-secret'] !== CLIENT_SECRET) {
-        return { status: 401, body: fixture('error-401-invalid-secret.json') }
-      }
-      const now = options.clock.now()
-      const day = Math.floor(now / 86_400_000)
-      if (day !== state.day) {
-        state.day = day
-        state.usedToday = 0
-      }
-      if (++state.usedToday > quota) {
-        return {
-          status: 429,
-          body: fixture('error-429-quota.json'),
-          ...(options.retryAfter ? { headers: { 'retry-after': options.retryAfter } } : {}),
-        }
-      }
-      const token = `clear-token-${state.issued.length + 1}`
-      state.issued.push(token)
-      state.current = token // issuing revokes the previous token
+
+  function issue(index: number, request: RecordedRequest): MockAnswer {
+    const fault = options.fault?.(index)
+    if (fault) return fault
+    if (request.headers['x-clear-client-secret'] !== CLIENT_SECRET) {
+      return { status: 401, body: fixture('error-401-invalid-secret.json') }
+    }
+    const now = options.clock.now()
+    const day = Math.floor(now / 86_400_000)
+    if (day !== state.day) {
+      state.day = day
+      state.usedToday = 0
+    }
+    if (++state.usedToday > quota) {
       return {
-        body: {
-          access_token: token,
-          valid_till:
-            lifetime === null
-              ? null
-              : new Date(now + lifetime).toISOString().replace('Z', '+00:00'),
-        },
+        status: 429,
+        body: fixture('error-429-quota.json'),
+        ...(options.retryAfter ? { headers: { 'retry-after': options.retryAfter } } : {}),
       }
-    },
-    options.origin,
-  )
+    }
+    const token = `clear-token-${state.issued.length + 1}`
+    state.issued.push(token)
+    state.current = token // issuing revokes the previous token
+    return {
+      body: {
+        access_token: token,
+        valid_till:
+          lifetime === null ? null : new Date(now + lifetime).toISOString().replace('Z', '+00:00'),
+      },
+    }
+  }
+
   agent
-    .get(options.origin ?? SANDBOX)
+    .get(origin)
     .intercept({
       path: (path) => path.startsWith('/integration/v1/generatePreSign/'),
       method: 'GET',
     })
     .reply((request) => {
-      const headers = normaliseHeaders(request.headers)
-      state.apiRequests.push({
-        method: request.method,
-        path: request.path,
-        headers,
-        body: request.body,
-      })
+      const headers = headerRecord(request.headers)
+      state.apiRequests.push({ method: request.method, path: request.path, headers })
       const token = headers['x-cleartax-auth-token']
       const denied = options.deniedPaths?.some((prefix) => request.path.startsWith(prefix))
       if (denied || token === undefined || token !== state.current) {
@@ -264,31 +157,4 @@ export function clearServer(agent: MockAgent, options: ClearServerOptions) {
     })
     .persist()
   return state
-}
-
-function tokenEndpointState(
-  agent: MockAgent,
-  state: { tokenRequests: RecordedRequest[] },
-  answer: (index: number, request: RecordedRequest) => MockAnswer,
-  origin = SANDBOX,
-) {
-  agent
-    .get(origin)
-    .intercept({ path: TOKEN_PATH, method: 'GET' })
-    .reply((options) => {
-      const request: RecordedRequest = {
-        method: options.method,
-        path: options.path,
-        headers: normaliseHeaders(options.headers),
-        body: options.body,
-      }
-      state.tokenRequests.push(request)
-      const result = answer(state.tokenRequests.length - 1, request)
-      return {
-        statusCode: result.status ?? 200,
-        data: typeof result.body === 'string' ? result.body : JSON.stringify(result.body),
-        responseOptions: { headers: { 'content-type': 'application/json', ...result.headers } },
-      }
-    })
-    .persist()
 }
