@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { inspect } from 'node:util'
-import { createTokenClient, TOKEN_CHANNELS, type TokenClient } from '@tokenkeeper/auth-core'
+import { createTokenClient, type TokenClient } from '@tokenkeeper/auth-core'
+import { captureTokenEvents } from '@tokenkeeper/auth-core/testing'
 import type { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -123,9 +124,7 @@ describe('TokenClient with the Redis store', () => {
     const port = await freePort()
     const store = newStore({ url: `redis://127.0.0.1:${port}` })
     const client = newClient(store, server.url, uniqueKey())
-    const events: unknown[] = []
-    const onEvent = (message: unknown) => events.push(message)
-    for (const channel of Object.values(TOKEN_CHANNELS)) subscribe(channel, onEvent)
+    const capture = captureTokenEvents()
     try {
       const results = await Promise.allSettled(Array.from({ length: 10 }, () => client.getToken()))
       for (const result of results) {
@@ -135,10 +134,10 @@ describe('TokenClient with the Redis store', () => {
         })
       }
     } finally {
-      for (const channel of Object.values(TOKEN_CHANNELS)) unsubscribe(channel, onEvent)
+      capture.stop()
     }
     expect(server.count).toBe(0)
-    expect(inspect(events, { depth: 10 })).not.toContain(CLIENT_SECRET)
+    expect(inspect(capture.events, { depth: 10 })).not.toContain(CLIENT_SECRET)
   })
 
   it('Redis down with fallback: memory: tokens are issued per process, as opted in', async () => {
