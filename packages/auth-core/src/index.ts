@@ -98,3 +98,11 @@ export type {
   TransportRequest,
   TransportResponse,
 } from './types.ts'
+export {
+  DEFAULT_CLOCK_TOLERANCE,
+  DEFAULT_REFRESH_WINDOW,
+  DEFAULT_REJECTION_GRACE,
+  type RenewalWindowOptions,
+  type RenewalWindows,
+  renewalWindows,
+} from './windows.ts'

@@ -15,6 +15,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { MockAgent } from 'undici'
 import { TOKEN_CHANNELS, type TokenEvent } from './events.ts'
+import type { Logger } from './token-client.ts'
 
 export { flushMicrotasks, ManualClock } from './clock.ts'
 
@@ -30,6 +31,7 @@ export interface RecordedRequest {
   readonly method: string
   readonly path: string
   readonly headers: Readonly<Record<string, string>>
+  /** The body as text; `''` both for no body and an empty one (undici sends neither). */
   readonly body: string
   /** The body parsed as `application/x-www-form-urlencoded`. */
   readonly form: URLSearchParams
@@ -152,6 +154,41 @@ export function captureTokenEvents(): EventRecorder {
     stop: () => {
       for (const stop of stops) stop()
     },
+  }
+}
+
+/** Resolves with the next event published on one token channel. */
+export function nextTokenEvent(name: keyof typeof TOKEN_CHANNELS): Promise<TokenEvent> {
+  return new Promise((resolve) => {
+    const channel = TOKEN_CHANNELS[name]
+    const handler = (message: unknown) => {
+      unsubscribe(channel, handler)
+      resolve(message as TokenEvent)
+    }
+    subscribe(channel, handler)
+  })
+}
+
+/**
+ * Lets pending I/O callbacks run (`setImmediate` turns), e.g. a `MockAgent` reply started by a
+ * timer that `ManualClock.advance` fired. `flushMicrotasks` alone does not reach them.
+ */
+export async function settleIo(turns = 1): Promise<void> {
+  for (let turn = 0; turn < turns; turn++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A logger for tests that records every line (level, message, fields as JSON). */
+export function recordingLogger(): {
+  lines: string[]
+  logger: Required<Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>>
+} {
+  const lines: string[] = []
+  const line = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`)
+  }
+  return {
+    lines,
+    logger: { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') },
   }
 }
 

@@ -22,6 +22,7 @@ import type {
   TokenStore,
   Transport,
 } from './types.ts'
+import { DEFAULT_REJECTION_GRACE, type RenewalWindows, renewalWindows } from './windows.ts'
 
 /** Receives diagnostic messages. Never given a secret. Any subset of the methods will do. */
 export interface Logger {
@@ -138,8 +139,6 @@ interface Failure {
 }
 
 const DEFAULTS = {
-  clockTolerance: 30,
-  refreshWindow: 300,
   defaultLifetime: 300,
   negativeCacheTtl: 30,
   backoffInitial: 1_000,
@@ -147,12 +146,6 @@ const DEFAULTS = {
   leaseTtl: 30_000,
   leaseWaitTimeout: 30_000,
 }
-
-/**
- * A token issued to replace a rejected one and rejected again within this many ms (or a tenth of
- * its lifetime) is kept: the API refuses the credential, and renewing would not help.
- */
-const REJECTION_GRACE = 10_000
 
 /** Printable ASCII without spaces: what can safely go into an HTTP header. */
 const HEADER_SAFE = /^[\x21-\x7e]+$/
@@ -553,9 +546,13 @@ class DefaultTokenClient implements TokenClient {
         const entry = await this.#issue(reason, stored ?? replacing)
         const written = await store.set(key, entry, { expectedValue: stored?.value ?? null })
         if (!written) {
-          // A newer token was written meanwhile (a slow writer must not overwrite it).
-          const newer = await this.#readStore(key)
-          if (newer && this.#adopt(newer)) return { entry: newer, issued: false }
+          // Someone wrote meanwhile. A newer token wins (a slow writer must not overwrite it);
+          // an older one (a stale copy re-seeded) must not replace the token we just got,
+          // which, for revoke-on-reissue vendors, has revoked it.
+          const other = await this.#readStore(key)
+          if (other && other.issuedAt > entry.issuedAt && this.#adopt(other)) {
+            return { entry: other, issued: false }
+          }
           await store.set(key, entry)
         }
         return { entry, issued: true }
@@ -731,20 +728,18 @@ class DefaultTokenClient implements TokenClient {
    * lifetime). Advisory: `refreshWindow` (at most a fifth of the lifetime), widened by the
    * source's ratio, and always at least twice the mandatory one so it starts first.
    */
-  #windows(entry: StoredToken): { mandatoryAt: number; advisoryAt: number } {
-    if (entry.expiresAt === null) {
-      return { mandatoryAt: Number.POSITIVE_INFINITY, advisoryAt: Number.POSITIVE_INFINITY }
-    }
-    const lifetime = Math.max(0, entry.expiresAt - entry.issuedAt)
-    const tolerance = (this.#options.clockTolerance ?? DEFAULTS.clockTolerance) * 1000
-    const refreshWindow = (this.#options.refreshWindow ?? DEFAULTS.refreshWindow) * 1000
-    const mandatory = Math.min(tolerance, lifetime * 0.1)
-    const advisory = Math.max(
-      Math.min(refreshWindow, lifetime * 0.2),
-      (this.#source.refreshWindowRatio ?? 0) * lifetime,
-      mandatory * 2,
-    )
-    return { mandatoryAt: entry.expiresAt - mandatory, advisoryAt: entry.expiresAt - advisory }
+  #windows(entry: StoredToken): RenewalWindows {
+    return renewalWindows(entry, {
+      ...(this.#options.clockTolerance !== undefined
+        ? { clockTolerance: this.#options.clockTolerance }
+        : {}),
+      ...(this.#options.refreshWindow !== undefined
+        ? { refreshWindow: this.#options.refreshWindow }
+        : {}),
+      ...(this.#source.refreshWindowRatio !== undefined
+        ? { refreshWindowRatio: this.#source.refreshWindowRatio }
+        : {}),
+    })
   }
 
   /** One timer for the next background renewal (or retry); long waits are re-armed. */
@@ -787,7 +782,7 @@ class DefaultTokenClient implements TokenClient {
     if (!current.replacedRejected) return false
     const lifetime =
       entry.expiresAt === null ? Number.POSITIVE_INFINITY : entry.expiresAt - entry.issuedAt
-    return age < Math.min(REJECTION_GRACE, lifetime / 10)
+    return age < Math.min(DEFAULT_REJECTION_GRACE, lifetime / 10)
   }
 
   /** Remembers a failure and returns when the next attempt may start. */

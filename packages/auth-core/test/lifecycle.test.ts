@@ -690,3 +690,43 @@ describe('a shared store that is down', () => {
     expect(seen).toEqual([false, true, true])
   })
 })
+
+describe('compare-and-set after issuing', () => {
+  it('keeps the token it just got when an older copy was written meanwhile', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryTokenStore({ clock })
+    const stale = {
+      value: 'token-0',
+      type: 'Bearer',
+      expiresAt: clock.now() + 60_000,
+      issuedAt: clock.now() - 600_000,
+    }
+    const source = exampleSource({ reissueRevokesPrevious: true })
+    source.requestToken = async () => {
+      store.set('example:client-1', stale) // someone re-seeds an older copy mid-request
+      return { value: 'token-1', expiresIn: 600 }
+    }
+    const client = track(createTokenClient(source, { clock, store }))
+    expect((await client.getToken()).value).toBe('token-1')
+    expect(store.get('example:client-1')?.value).toBe('token-1')
+  })
+
+  it('yields to a newer token written meanwhile', async () => {
+    const clock = new ManualClock()
+    const store = new MemoryTokenStore({ clock })
+    const source = exampleSource()
+    source.requestToken = async () => {
+      const issued = { value: 'token-1', expiresIn: 600 }
+      await clock.advance(1000)
+      store.set('example:client-1', {
+        value: 'token-2',
+        type: 'Bearer',
+        expiresAt: clock.now() + 600_000,
+        issuedAt: clock.now(),
+      })
+      return issued
+    }
+    const client = track(createTokenClient(source, { clock, store }))
+    expect((await client.getToken()).value).toBe('token-2')
+  })
+})
