@@ -1,0 +1,805 @@
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import { createAkamaiIdentity, createAkamaiWebhooks } from '@tokenkeeper/akamai-identity'
+import { apiaxRules, createApiax } from '@tokenkeeper/apiax'
+import {
+  createAccessToken,
+  createTokenClient,
+  loadSecret,
+  readOAuthError,
+  Secret,
+  type TokenClient,
+  type TokenClientOptions,
+  type TokenSource,
+  tokenEndpointError,
+} from '@tokenkeeper/auth-core'
+import { createClearCfc } from '@tokenkeeper/clear-cfc'
+import { createClearId, listIdentities, loadClearIdKeyFile } from '@tokenkeeper/clearid'
+import { type Emulator, startEmulator } from '@tokenkeeper/emulator'
+import { createRedisTokenStore } from '@tokenkeeper/store-redis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { atMost, plain, record } from './support/figures.ts'
+import { EchoServer, Sweep, type TokenMode } from './support/sweep.ts'
+
+// Recognisable secrets, with the characters form and Basic encoding must escape.
+const SECRETS = {
+  core: 'SWEEP-core-client-secret+8d7c/6b=',
+  clearid: 'SWEEP-clearid-secret+Zm9v/YmFy=',
+  clear: 'SWEEP-clear-secret+c2VjcmV0/Cg==',
+  clearPortalToken: 'SWEEP-clear-portal-token-3c9d1f',
+  akamai: 'SWEEP:akamai+secret/aGVsbG8=',
+  apiaxPassword: 'SWEEP-apiax-pa55:word+1',
+  apiaxApiKey: 'SWEEP-apiax-api-key-7e4b2a',
+  redisPassword: 'SWEEP-redis-password-1a2b3c',
+  encryptionKey: 'SWEEP-encryption-key-too-short',
+  wrong: 'SWEEP-wrong-secret+0f9e/8d=',
+  inUrl: 'SWEEP-secret-in-a-url-4c5d6e',
+  garbageKey: 'SWEEP-garbage-private-key-material',
+} as const
+const CLEARID_CLIENT = '5b6c7d8e-0000-4000-8000-000000000001:sweep-account'
+const AKAMAI = { customerId: 'sweep-customer', clientId: 'sweep-config-client' }
+const APIAX_USER = 'sweep-user@emulator.test'
+const TOKEN_MODES: readonly TokenMode[] = [
+  'oauth-echo',
+  'grant-echo',
+  'clear-echo',
+  'html-echo',
+  'missing-echo',
+  'rate-echo',
+  'plain-echo',
+  'huge-echo',
+]
+const OWNERS = [
+  '@tokenkeeper/auth-core',
+  '@tokenkeeper/clearid',
+  '@tokenkeeper/clear-cfc',
+  '@tokenkeeper/akamai-identity',
+  '@tokenkeeper/apiax',
+  '@tokenkeeper/store-redis',
+  '@tokenkeeper/emulator',
+] as const
+
+// A source written like the README's: the secret in the form body and in the URL.
+const readmeSource = (url: string): TokenSource => ({
+  vendor: 'sweep',
+  cacheKey: () => `sweep:${url.length}`,
+  async requestToken({ transport, signal, now }) {
+    const response = await transport({
+      url,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_secret: SECRETS.core }).toString(),
+      signal,
+    })
+    if (response.status !== 200) {
+      const oauth = readOAuthError(response)
+      throw tokenEndpointError(response, {
+        vendor: 'sweep',
+        now: now(),
+        ...(oauth.error ? { oauthError: oauth.error } : {}),
+      })
+    }
+    throw new Error('unexpected success')
+  },
+  authHeaders: (value) => ({ authorization: `Bearer ${value.value}` }),
+})
+
+const query = `?client_secret=${encodeURIComponent(SECRETS.inUrl)}`
+
+/** Echo modes whose body quotes the echoed (form-encoded) request in an OAuth error field. */
+const FORM_ECHOES = new Set<TokenMode>(['oauth-echo', 'grant-echo', 'rate-echo'])
+
+/** A ClearID client whose STS is the hostile server. */
+const clearIdAgainstEcho = () =>
+  createClearId({
+    clientId: CLEARID_CLIENT,
+    clientSecret: SECRETS.clearid,
+    stsUrl: echo.origin,
+    env: {},
+    ...options(),
+  })
+
+/** Apiax settings whose Keycloak and rule engine are the hostile server. */
+const apiaxAgainstEcho = {
+  username: APIAX_USER,
+  password: SECRETS.apiaxPassword,
+  apiKey: SECRETS.apiaxApiKey,
+  get tokenUrl() {
+    return `${echo.origin}/auth/realms/apiax/protocol/openid-connect/token`
+  },
+  get apiUrl() {
+    return echo.origin
+  },
+  env: {},
+}
+
+/** The sweep receiving texts now: the main one, or a known defect's own. */
+let sweep = new Sweep()
+const main = sweep
+const echo = new EchoServer()
+const temporary = mkdtempSync(join(tmpdir(), 'tokenkeeper-sweep-'))
+let emulator: Emulator
+const transports: { close(): Promise<void> }[] = []
+const clients: TokenClient[] = []
+
+/** Client options for the sweep: the capturing logger and transport. */
+function options(): TokenClientOptions {
+  const wrapped = sweep.transport()
+  transports.push(wrapped)
+  return { logger: sweep.logger, transport: wrapped.transport, backoff: { initial: 1, max: 1 } }
+}
+
+function keep<T extends TokenClient>(client: T): T {
+  clients.push(client)
+  return client
+}
+
+const rsa = () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const jwk = privateKey.export({ format: 'jwk' }) as { d: string }
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  // The key's secret parts: the private exponent, and a stretch of the PEM body.
+  sweep.secret(jwk.d, pem.split('\n')[5] ?? '')
+  return { pem, jwk }
+}
+
+beforeAll(async () => {
+  main.activate()
+  main.secret(...Object.values(SECRETS))
+  await echo.start()
+  emulator = await startEmulator({
+    log: (line) => Sweep.active?.capture('emulator log line', line, '@tokenkeeper/emulator'),
+  })
+  emulator.clearid.registerClient({ clientId: CLEARID_CLIENT, clientSecret: SECRETS.clearid })
+  emulator.clear.registerSecret({ secret: SECRETS.clear })
+  emulator.akamai.registerClient({
+    ...AKAMAI,
+    clientSecret: SECRETS.akamai,
+    scopes: ['*:webhooks/**'],
+  })
+  emulator.apiax.registerUser({ username: APIAX_USER, password: SECRETS.apiaxPassword })
+  emulator.apiax.registerApiKey(SECRETS.apiaxApiKey)
+  // The emulator's demo secrets are secrets too while it serves them.
+  const demo = emulator.demo
+  main.secret(
+    demo.clearid.clientSecret,
+    demo.clear.clientSecret,
+    demo.akamai.clientSecret,
+    demo.apiax.password,
+    demo.apiax.apiKey,
+    String(demo.clearid.privateJwk.d),
+  )
+})
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close().catch(() => {})))
+  await Promise.all(transports.map((transport) => transport.close()))
+  await emulator?.stop()
+  await echo.stop()
+  rmSync(temporary, { recursive: true, force: true })
+})
+
+/** Points every token request at the hostile server in each of its modes; each must fail. */
+async function echoModes(create: (mode: TokenMode) => TokenClient, modes = TOKEN_MODES) {
+  for (const mode of modes) {
+    echo.tokenMode = mode
+    const client = keep(create(mode))
+    await sweep.fails(`token endpoint ${mode}`, () => client.getToken())
+    sweep.capture(`client after ${mode}`, client)
+  }
+  echo.tokenMode = 'issue'
+}
+
+const leakFile = basename(new URL(import.meta.url).pathname)
+
+/** Lines naming each leak, for a failure message. */
+function describeLeaks(found: Sweep): string[] {
+  return found.leaks().map((leak) => `${leak.owner} · ${leak.source}: …${leak.excerpt}…`)
+}
+
+/**
+ * Runs a scenario that documents an open leak with its own sweep, records its row (marked as a
+ * known defect) and asserts that nothing leaked, which fails until the defect is fixed.
+ */
+async function knownLeak(
+  id: string,
+  owner: string,
+  title: string,
+  knownDefect: string,
+  scenario: () => Promise<void>,
+): Promise<void> {
+  sweep = new Sweep().activate()
+  sweep.owner = owner
+  sweep.secret(...Object.values(SECRETS))
+  try {
+    await scenario()
+  } finally {
+    echo.tokenMode = 'issue'
+    sweep.secret(...echo.issued)
+  }
+  const found = sweep
+  sweep = main.activate()
+  const leaks = describeLeaks(found)
+  if (process.env.SWEEP_SUMMARY)
+    console.log(`KNOWN ${id}\n${leaks.map((line) => line.slice(0, 300)).join('\n')}`)
+  record({
+    id: `secrets/known/${id}`,
+    section: 'secrets',
+    title,
+    knownDefect,
+    figures: {
+      paths: plain(found.paths.get(owner) ?? 0),
+      texts: plain(found.texts.length),
+      leaks: atMost(new Set(found.leaks().map((leak) => `${leak.source}|${leak.secret}`)).size, 0),
+    },
+    file: leakFile,
+  })
+  expect(leaks).toEqual([])
+}
+
+describe('secrets sweep', () => {
+  it('auth-core: printing, settings, transport errors, custom sources and transports', async () => {
+    sweep.owner = '@tokenkeeper/auth-core'
+    await sweep.runs('Secret printed', () => new Secret(SECRETS.core))
+    const token = createAccessToken({
+      value: `${SECRETS.core}-token`,
+      expiresAt: null,
+      issuedAt: 0,
+    })
+    sweep.secret(token.value)
+    await sweep.runs('AccessToken printed', () => ({ token, text: String(token) }))
+    await sweep.fails('loadSecret missing', () =>
+      loadSecret({
+        value: undefined,
+        setting: 'clientSecret',
+        env: 'SWEEP_MISSING',
+        vendor: 'sweep',
+        environment: { OTHER: SECRETS.core },
+      }),
+    )
+
+    for (const [label, url] of [
+      ['connection refused', `http://127.0.0.1:1/token${query}`],
+      [
+        'credentials in the URL',
+        `http://user:${encodeURIComponent(SECRETS.inUrl)}@127.0.0.1:1/token`,
+      ],
+      ['plain HTTP to a remote host', `http://tokens.example.com/${SECRETS.inUrl}/token${query}`],
+    ] as const) {
+      const client = keep(createTokenClient(readmeSource(url), { logger: sweep.logger }))
+      await sweep.fails(label, () => client.getToken())
+    }
+    // rate-echo quotes the echoed `error` field: a known defect below.
+    await echoModes(
+      (mode) =>
+        createTokenClient(readmeSource(`${echo.origin}/token/${mode}${query}`), {
+          logger: sweep.logger,
+        }),
+      TOKEN_MODES.filter((mode) => mode !== 'rate-echo'),
+    )
+
+    // fetch() refusals name the origin, never the URL's credentials or query.
+    const fetcher = keep(
+      createTokenClient(
+        {
+          vendor: 'sweep',
+          cacheKey: () => 'sweep-fetch',
+          requestToken: async () => ({ value: `${SECRETS.core}-fetch-token`, expiresIn: 60 }),
+          authHeaders: (value) => ({ authorization: `Bearer ${value.value}` }),
+          origins: () => ['https://api.example.com'],
+        },
+        { logger: sweep.logger },
+      ),
+    )
+    sweep.secret(`${SECRETS.core}-fetch-token`)
+    await sweep.fails('fetch over plain HTTP', () =>
+      fetcher.fetch(`http://user:${SECRETS.inUrl}@api.example.com/x?key=${SECRETS.inUrl}`),
+    )
+    await sweep.fails('fetch outside the origins', () =>
+      fetcher.fetch(`https://other.example.com/x?key=${SECRETS.inUrl}`),
+    )
+    await sweep.runs('client printed', () => fetcher)
+  })
+
+  it('clearid: wrong secret, hostile STS, bad settings, hostile Identity API, key rotation', async () => {
+    sweep.owner = '@tokenkeeper/clearid'
+    const stsUrl = emulator.urls.clearid.stsUrl
+    const wrong = keep(
+      createClearId({
+        clientId: CLEARID_CLIENT,
+        clientSecret: SECRETS.wrong,
+        stsUrl,
+        env: {},
+        ...options(),
+      }),
+    )
+    await sweep.fails('wrong client secret', () => wrong.getToken())
+    // Echoes of the form-encoded secret in error_description are a known defect below.
+    await echoModes(
+      () => clearIdAgainstEcho(),
+      TOKEN_MODES.filter((mode) => !FORM_ECHOES.has(mode)),
+    )
+    const key = rsa()
+    await echoModes(
+      () =>
+        createClearId({
+          clientId: CLEARID_CLIENT,
+          privateKey: key.pem,
+          stsUrl: echo.origin,
+          env: {},
+          ...options(),
+        }),
+      ['oauth-echo', 'grant-echo', 'html-echo'],
+    )
+    await sweep.fails('stsUrl with credentials', () =>
+      createClearId({
+        clientId: CLEARID_CLIENT,
+        clientSecret: SECRETS.clearid,
+        stsUrl: `https://user:${SECRETS.inUrl}@sts.example.com`,
+      }),
+    )
+    await sweep.fails('stsUrl with a query', () =>
+      createClearId({
+        clientId: CLEARID_CLIENT,
+        clientSecret: SECRETS.clearid,
+        stsUrl: `https://sts.example.com/?secret=${SECRETS.inUrl}`,
+      }),
+    )
+    await sweep.fails('privateKey that is not a key', () =>
+      createClearId({
+        clientId: CLEARID_CLIENT,
+        privateKey: `-----BEGIN PRIVATE KEY-----\n${SECRETS.garbageKey}\n-----END PRIVATE KEY-----`,
+      }),
+    )
+    const noCredential = keep(
+      createClearId({
+        keyFile: { unrelated: SECRETS.clearid, other: { nested: SECRETS.clearid } },
+        env: {},
+      }),
+    )
+    await sweep.fails('key file without a credential', () => noCredential.getToken())
+    const fromEnv = keep(createClearId({ env: { CLEARID_CLIENT_SECRET: SECRETS.clearid } }))
+    await sweep.fails('secret in the environment, no client id', () => fromEnv.getToken())
+
+    // The emulator: a key file grant, a revoked token recovered, a regenerated key refused.
+    const created = await emulator.clearid.createKeyFile({ name: 'sweep' })
+    sweep.secret(String(created.privateJwk.d), created.privateKeyPem.split('\n')[5] ?? '')
+    const keyed = keep(
+      createClearId({
+        ...loadClearIdKeyFile(writeTemporary(created.keyFile)),
+        env: {},
+        ...options(),
+      }),
+    )
+    await sweep.runs('key file grant', () => keyed.getToken())
+    emulator.revokeTokens('clearid')
+    await sweep.runs('revoked token recovered', () =>
+      listIdentities(keyed, { stsUrl, clientId: created.clientId }),
+    )
+    await emulator.clearid.createKeyFile({ clientId: created.clientId, name: 'sweep' })
+    const stale = keep(
+      createClearId({
+        clientId: created.clientId,
+        privateKey: created.privateKeyPem,
+        stsUrl,
+        env: {},
+        ...options(),
+      }),
+    )
+    await sweep.fails('regenerated key', () => stale.getToken())
+  })
+
+  it('clear-cfc: wrong secret, hostile endpoint, portal token, quota, bad settings', async () => {
+    sweep.owner = '@tokenkeeper/clear-cfc'
+    const baseUrl = emulator.urls.clear.baseUrl
+    const wrong = keep(
+      createClearCfc({ clientSecret: SECRETS.wrong, baseUrl, env: {}, ...options() }),
+    )
+    await sweep.fails('wrong client secret', () => wrong.getToken())
+    // A 2xx answer with errors[] echoing the secret is a known defect below.
+    await echoModes(
+      () =>
+        createClearCfc({
+          clientSecret: SECRETS.clear,
+          baseUrl: echo.origin,
+          env: {},
+          ...options(),
+        }),
+      TOKEN_MODES.filter((mode) => mode !== 'missing-echo'),
+    )
+    const portal = keep(
+      createClearCfc({ accessToken: SECRETS.clearPortalToken, baseUrl, env: {}, ...options() }),
+    )
+    await sweep.fails('portal token rejected', () =>
+      portal.request('/integration/v1/generatePreSign/sales?fileName=a.csv'),
+    )
+    emulator.clear.registerSecret({ secret: SECRETS.clear, quota: 0 })
+    const quota = keep(
+      createClearCfc({ clientSecret: SECRETS.clear, baseUrl, env: {}, ...options() }),
+    )
+    await sweep.fails('daily quota used up', () => quota.getToken())
+    emulator.clear.registerSecret({ secret: SECRETS.clear, quota: 288 })
+    await sweep.fails('baseUrl with credentials', () =>
+      createClearCfc({
+        clientSecret: SECRETS.clear,
+        baseUrl: `https://u:${SECRETS.inUrl}@api.clear.in`,
+      }),
+    )
+    await sweep.fails('the secret as a static header', () =>
+      createClearCfc({
+        clientSecret: SECRETS.clear,
+        environment: 'india-sandbox',
+        headers: { 'x-clear-client-secret': SECRETS.clear },
+      }),
+    )
+    await sweep.fails('both a secret and a portal token', () =>
+      createClearCfc({
+        clientSecret: SECRETS.clear,
+        accessToken: SECRETS.clearPortalToken,
+        environment: 'india-sandbox',
+      }),
+    )
+    echo.tokenMode = 'issue'
+    const hostile = keep(
+      createClearCfc({ clientSecret: SECRETS.clear, baseUrl: echo.origin, env: {}, ...options() }),
+    )
+    echo.apiMode = { status: 401 }
+    await sweep.runs('business API 401 echoing the token', async () => {
+      const response = await hostile.request('/integration/v1/generatePreSign/sales?fileName=a.csv')
+      await response.arrayBuffer()
+      return { status: response.status }
+    })
+  })
+
+  it('akamai-identity: wrong secret, hostile endpoint, bad URLs, hostile Webhooks API', async () => {
+    sweep.owner = '@tokenkeeper/akamai-identity'
+    const baseUrl = emulator.urls.akamai.baseUrl
+    const wrong = keep(
+      createAkamaiIdentity({
+        ...AKAMAI,
+        clientSecret: SECRETS.wrong,
+        baseUrl,
+        env: {},
+        ...options(),
+      }),
+    )
+    await sweep.fails('wrong client secret', () => wrong.getToken())
+    await echoModes(() =>
+      createAkamaiIdentity({
+        ...AKAMAI,
+        clientSecret: SECRETS.akamai,
+        baseUrl: echo.origin,
+        env: {},
+        ...options(),
+      }),
+    )
+    await sweep.fails('oidcUrl with credentials', () =>
+      createAkamaiIdentity({
+        oidcUrl: `https://u:${SECRETS.inUrl}@v1.api.us.janrain.com/${AKAMAI.customerId}/login`,
+        clientId: AKAMAI.clientId,
+        clientSecret: SECRETS.akamai,
+      }),
+    )
+    await sweep.fails('baseUrl with a query', () =>
+      createAkamaiIdentity({
+        baseUrl: `https://v1.api.us.janrain.com/?secret=${SECRETS.inUrl}`,
+        ...AKAMAI,
+        clientSecret: SECRETS.akamai,
+      }),
+    )
+    // The Webhooks API quoting the token in its error is a known defect below.
+  })
+
+  it('apiax: wrong password, hostile Keycloak, refresh echoes, bad key, hostile rule engine', async () => {
+    sweep.owner = '@tokenkeeper/apiax'
+    const { tokenUrl } = emulator.urls.apiax
+    const wrong = keep(
+      createApiax({
+        username: APIAX_USER,
+        password: SECRETS.wrong,
+        tokenUrl,
+        env: {},
+        ...options(),
+      }),
+    )
+    await sweep.fails('wrong password', () => wrong.getToken())
+    await sweep.fails('wrong password, asked again', () => wrong.getToken())
+    const hostileSettings = apiaxAgainstEcho
+    // Echoes of the form-encoded password are a known defect below.
+    await echoModes(
+      () => createApiax({ ...apiaxAgainstEcho, ...options() }),
+      TOKEN_MODES.filter((mode) => !FORM_ECHOES.has(mode)),
+    )
+    // A session, then refreshes answered with echoes of the refresh token.
+    for (const mode of ['oauth-echo', 'html-echo'] as const) {
+      echo.tokenMode = 'issue'
+      const client = keep(createApiax({ ...hostileSettings, ...options() }))
+      await client.getToken()
+      echo.tokenMode = mode
+      await sweep.fails(`refresh answered ${mode}`, () => client.getToken({ forceRefresh: true }))
+    }
+    const key = rsa()
+    await echoModes(
+      () =>
+        createApiax({
+          ...hostileSettings,
+          clientAssertion: { privateKey: key.pem, clientId: 'sweep-2fa' },
+          ...options(),
+        }),
+      ['html-echo'],
+    )
+    await sweep.fails('clientAssertion key that is not a key', () =>
+      createApiax({
+        ...hostileSettings,
+        clientAssertion: {
+          privateKey: `-----BEGIN PRIVATE KEY-----\n${SECRETS.garbageKey}\n-----END PRIVATE KEY-----`,
+        },
+      }),
+    )
+    await sweep.fails('tokenUrl with credentials', () =>
+      createApiax({
+        ...hostileSettings,
+        tokenUrl: `https://u:${SECRETS.inUrl}@auth.apiax.io/token`,
+      }),
+    )
+    // The rule engine's errors quoted with the token and API key are a known defect below.
+  })
+
+  it('store-redis: unreachable Redis with a password, bad keys, bad URLs', async () => {
+    sweep.owner = '@tokenkeeper/store-redis'
+    const url = `redis://:${SECRETS.redisPassword}@127.0.0.1:1/0`
+    const store = createRedisTokenStore({ url, connectTimeout: 200, commandTimeout: 200, env: {} })
+    const client = keep(
+      createTokenClient(
+        {
+          vendor: 'sweep',
+          cacheKey: () => 'sweep-redis',
+          requestToken: async () => ({ value: `${SECRETS.redisPassword}-token`, expiresIn: 60 }),
+          authHeaders: (value) => ({ authorization: `Bearer ${value.value}` }),
+        },
+        { store, logger: sweep.logger },
+      ),
+    )
+    await sweep.fails('Redis unreachable', () => client.getToken())
+    await sweep.fails('store read while unreachable', () => store.get('sweep-redis'))
+    await client.close()
+    await store.close?.()
+    await sweep.fails('encryption key of the wrong size', () =>
+      createRedisTokenStore({ url, encryptionKey: SECRETS.encryptionKey, env: {} }),
+    )
+    await sweep.fails('url that does not parse', () =>
+      createRedisTokenStore({ url: `redis://:${SECRETS.redisPassword}@[bad`, env: {} }),
+    )
+    await sweep.fails('url of another scheme', () =>
+      createRedisTokenStore({ url: `https://:${SECRETS.redisPassword}@127.0.0.1:1`, env: {} }),
+    )
+  })
+
+  it('emulator: registration errors and admin API answers', async () => {
+    sweep.owner = '@tokenkeeper/emulator'
+    await sweep.fails('Clear secret with a bad quota', () =>
+      emulator.clear.registerSecret({ secret: SECRETS.clear, quota: -1 }),
+    )
+    await sweep.fails('Akamai client without scopes', () =>
+      emulator.akamai.registerClient({ ...AKAMAI, clientSecret: SECRETS.akamai, scopes: [] }),
+    )
+    await sweep.fails('Apiax user without a name', () =>
+      emulator.apiax.registerUser({ username: '', password: SECRETS.apiaxPassword }),
+    )
+    const admin = async (path: string, body: unknown) => {
+      const response = await fetch(`${emulator.urls.admin}/_emulator${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      return { status: response.status, body: await response.text() }
+    }
+    await sweep.runs('admin API: bad Clear secret', () =>
+      admin('/clear/secrets', { secret: SECRETS.clear, quota: 'many' }),
+    )
+    await sweep.runs('admin API: bad Akamai client', () =>
+      admin('/akamai/clients', { ...AKAMAI, clientSecret: SECRETS.akamai, scopes: 'all' }),
+    )
+    await sweep.runs('admin API: bad Apiax user', () =>
+      admin('/apiax/users', { username: 7, password: SECRETS.apiaxPassword }),
+    )
+  })
+
+  it('finds no secret or token in any text', async () => {
+    await Promise.all(clients.map((client) => client.close().catch(() => {})))
+    main.secret(...echo.issued)
+    const leaks = main.leaks()
+    for (const owner of OWNERS) {
+      const found = leaks.filter((leak) => leak.owner === owner)
+      record({
+        id: `secrets/${owner.replace('@tokenkeeper/', '')}`,
+        section: 'secrets',
+        title: owner,
+        figures: {
+          paths: plain(main.paths.get(owner) ?? 0),
+          texts: plain(main.texts.filter((text) => text.owner === owner).length),
+          leaks: atMost(new Set(found.map((leak) => `${leak.source}|${leak.secret}`)).size, 0),
+        },
+        file: leakFile,
+      })
+    }
+    expect(describeLeaks(main)).toEqual([])
+  })
+})
+
+// Known defects: each leak found by the sweep, kept as a failing test until it is fixed. See
+// /tmp/tokenkeeper-core-notes.md ("secrets sweep") for what leaks where and the suggested fix;
+// flip `it.fails` to `it` once a test passes.
+describe('secrets sweep: known leaks', () => {
+  it.fails('auth-core: assertSecureUrl keeps the URL it could not parse in its cause', async () => {
+    await knownLeak(
+      'core-url-cause',
+      '@tokenkeeper/auth-core',
+      '@tokenkeeper/auth-core: a token URL that does not parse',
+      "the ConfigurationError's cause is Node's TypeError, whose `input` is the whole URL",
+      async () => {
+        const client = keep(
+          createTokenClient(readmeSource(`::${SECRETS.inUrl}`), { logger: sweep.logger }),
+        )
+        await sweep.fails('not a URL', () => client.getToken())
+      },
+    )
+  })
+
+  it.fails('auth-core: tokenEndpointError quotes an echoed secret (README pattern)', async () => {
+    await knownLeak(
+      'core-oauth-error-echo',
+      '@tokenkeeper/auth-core',
+      '@tokenkeeper/auth-core: a source written as in the README, the endpoint echoing the request in `error`',
+      'readOAuthError and tokenEndpointError cannot redact what was sent',
+      async () => {
+        await echoModes(
+          (mode) =>
+            createTokenClient(readmeSource(`${echo.origin}/token/${mode}${query}`), {
+              logger: sweep.logger,
+            }),
+          ['rate-echo'],
+        )
+      },
+    )
+  })
+
+  it.fails('auth-core: an unknown error from a custom transport is kept whole as the cause', async () => {
+    await knownLeak(
+      'core-transport-cause',
+      '@tokenkeeper/auth-core',
+      "@tokenkeeper/auth-core: a custom transport (like n8n's request helper) whose error carries the request",
+      'toTokenKeeperError keeps the raw error as cause',
+      async () => {
+        const leakyTransport = async (request: { body?: string }) => {
+          throw Object.assign(new Error(`request failed: ${request.body}`), { request })
+        }
+        const custom = keep(
+          createTokenClient(readmeSource(`${echo.origin}/token`), {
+            logger: sweep.logger,
+            transport: leakyTransport as never,
+          }),
+        )
+        await sweep.fails('custom transport error carrying the request', () => custom.getToken())
+      },
+    )
+  })
+
+  it.fails('clearid: the STS echoing the form-encoded secret in error_description', async () => {
+    await knownLeak(
+      'clearid-form-echo',
+      '@tokenkeeper/clearid',
+      '@tokenkeeper/clearid: the STS echoing the request in error_description',
+      'redaction looks for the raw secret only, not its form encoding',
+      async () => {
+        await echoModes(() => clearIdAgainstEcho(), [...FORM_ECHOES])
+      },
+    )
+  })
+
+  it.fails('clearid: the Identity API echoing the token in its error body', async () => {
+    await knownLeak(
+      'clearid-api-echo',
+      '@tokenkeeper/clearid',
+      '@tokenkeeper/clearid: `listIdentities` against an API that echoes the request',
+      "ClearIdApiError keeps the body's traceId (or text) unredacted",
+      async () => {
+        echo.tokenMode = 'issue'
+        const hostile = keep(clearIdAgainstEcho())
+        for (const status of [401, 403, 404, 500]) {
+          echo.apiMode = { status }
+          await sweep.fails(`Identity API ${status} echoing the token`, () =>
+            listIdentities(hostile, { stsUrl: echo.origin, clientId: CLEARID_CLIENT }),
+          )
+        }
+      },
+    )
+  })
+
+  it.fails('clear-cfc: a 2xx answer whose errors[] echo the secret', async () => {
+    await knownLeak(
+      'clear-cfc-errors-echo',
+      '@tokenkeeper/clear-cfc',
+      '@tokenkeeper/clear-cfc: 200 with errors[] echoing the request',
+      'parseClearTokenResponse reads errors[] without the secret to redact',
+      async () => {
+        await echoModes(
+          () =>
+            createClearCfc({
+              clientSecret: SECRETS.clear,
+              baseUrl: echo.origin,
+              env: {},
+              ...options(),
+            }),
+          ['missing-echo'],
+        )
+      },
+    )
+  })
+
+  it.fails('akamai-identity: the Webhooks API echoing the token in its error body', async () => {
+    await knownLeak(
+      'akamai-identity-api-echo',
+      '@tokenkeeper/akamai-identity',
+      '@tokenkeeper/akamai-identity: Webhooks helper against an API that echoes the request',
+      "AkamaiIdentityApiError quotes the body's errors/message unredacted",
+      async () => {
+        echo.tokenMode = 'issue'
+        const settings = { ...AKAMAI, clientSecret: SECRETS.akamai, baseUrl: echo.origin, env: {} }
+        const hostile = keep(createAkamaiIdentity({ ...settings, ...options() }))
+        const webhooks = createAkamaiWebhooks(hostile, settings)
+        for (const status of [400, 403, 404, 500]) {
+          echo.apiMode = { status }
+          await sweep.fails(`Webhooks API ${status} echoing the token`, () => webhooks.list())
+        }
+      },
+    )
+  })
+
+  it.fails('apiax: Keycloak echoing the form-encoded password', async () => {
+    await knownLeak(
+      'apiax-form-echo',
+      '@tokenkeeper/apiax',
+      '@tokenkeeper/apiax: Keycloak echoing the request in error / error_description',
+      'redaction looks for the raw password only, not its form encoding',
+      async () => {
+        await echoModes(() => createApiax({ ...apiaxAgainstEcho, ...options() }), [...FORM_ECHOES])
+        echo.tokenMode = 'issue'
+        const client = keep(createApiax({ ...apiaxAgainstEcho, ...options() }))
+        await client.getToken()
+        echo.tokenMode = 'grant-echo'
+        await sweep.fails('refresh refused, then the login echoed', () =>
+          client.getToken({ forceRefresh: true }),
+        )
+      },
+    )
+  })
+
+  it.fails('apiax: the rule engine echoing the token and API key in its error body', async () => {
+    await knownLeak(
+      'apiax-api-echo',
+      '@tokenkeeper/apiax',
+      '@tokenkeeper/apiax: `apiaxRules` against a rule engine that echoes the request',
+      'ApiaxApiError quotes the body and keeps it whole as `details`',
+      async () => {
+        echo.tokenMode = 'issue'
+        const rules = apiaxRules(keep(createApiax({ ...apiaxAgainstEcho, ...options() })))
+        for (const status of [400, 401, 403, 500]) {
+          echo.apiMode = { status }
+          await sweep.fails(`rule engine ${status} echoing the token and API key`, () =>
+            rules.evaluate({ products: [{ productId: 'P-1' }] } as never),
+          )
+        }
+      },
+    )
+  })
+})
+
+/** Writes a key file where `loadClearIdKeyFile` can read it (a temporary file). */
+function writeTemporary(content: unknown): string {
+  const path = join(temporary, 'key.json')
+  writeFileSync(path, JSON.stringify(content))
+  return path
+}
