@@ -9,7 +9,6 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import { authenticateRequest, preAuthenticate } from '../src/credential-lifecycle.ts'
-import { DOCUMENTATION_URL } from '../src/documentation.ts'
 import { tokenProperties } from '../src/token-fields.ts'
 import {
   akamaiIdentityProperties,
@@ -26,9 +25,12 @@ export class AkamaiIdentityCloudApi implements ICredentialType {
 
   displayName = 'Akamai Identity Cloud API'
 
-  icon: Icon = 'file:../icons/akamai-identity.svg'
+  icon: Icon = {
+    light: 'file:../icons/akamai-identity.svg',
+    dark: 'file:../icons/akamai-identity.dark.svg',
+  }
 
-  documentationUrl = `${DOCUMENTATION_URL}#akamai-identity-cloud`
+  documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-tokenkeeper#akamai-identity-cloud'
 
   properties: INodeProperties[] = [
     {

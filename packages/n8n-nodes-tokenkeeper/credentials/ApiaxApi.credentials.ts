@@ -9,7 +9,6 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import { authenticateRequest, preAuthenticate } from '../src/credential-lifecycle.ts'
-import { DOCUMENTATION_URL } from '../src/documentation.ts'
 import { tokenProperties } from '../src/token-fields.ts'
 import { apiaxProperties, apiaxTest, apiaxVendor } from '../src/vendors/apiax.ts'
 
@@ -22,9 +21,9 @@ export class ApiaxApi implements ICredentialType {
 
   displayName = 'Apiax API'
 
-  icon: Icon = 'file:../icons/apiax.svg'
+  icon: Icon = { light: 'file:../icons/apiax.svg', dark: 'file:../icons/apiax.dark.svg' }
 
-  documentationUrl = `${DOCUMENTATION_URL}#apiax`
+  documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-tokenkeeper#apiax'
 
   properties: INodeProperties[] = [
     {

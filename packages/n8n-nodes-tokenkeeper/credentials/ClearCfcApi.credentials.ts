@@ -9,7 +9,6 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import { authenticateRequest, preAuthenticate } from '../src/credential-lifecycle.ts'
-import { DOCUMENTATION_URL } from '../src/documentation.ts'
 import { tokenProperties } from '../src/token-fields.ts'
 import { clearCfcProperties, clearCfcTest, clearCfcVendor } from '../src/vendors/clear-cfc.ts'
 
@@ -22,9 +21,9 @@ export class ClearCfcApi implements ICredentialType {
 
   displayName = 'Clear Finance Cloud API'
 
-  icon: Icon = 'file:../icons/clear-cfc.svg'
+  icon: Icon = { light: 'file:../icons/clear-cfc.svg', dark: 'file:../icons/clear-cfc.dark.svg' }
 
-  documentationUrl = `${DOCUMENTATION_URL}#clear-finance-cloud`
+  documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-tokenkeeper#clear-finance-cloud'
 
   properties: INodeProperties[] = [
     {

@@ -9,7 +9,6 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import { authenticateRequest, preAuthenticate } from '../src/credential-lifecycle.ts'
-import { DOCUMENTATION_URL } from '../src/documentation.ts'
 import { tokenProperties } from '../src/token-fields.ts'
 import { clearIdProperties, clearIdTest, clearIdVendor } from '../src/vendors/clearid.ts'
 
@@ -22,9 +21,9 @@ export class ClearIdApi implements ICredentialType {
 
   displayName = 'Genetec ClearID API'
 
-  icon: Icon = 'file:../icons/clearid.svg'
+  icon: Icon = { light: 'file:../icons/clearid.svg', dark: 'file:../icons/clearid.dark.svg' }
 
-  documentationUrl = `${DOCUMENTATION_URL}#genetec-clearid`
+  documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-tokenkeeper#genetec-clearid'
 
   properties: INodeProperties[] = [
     {

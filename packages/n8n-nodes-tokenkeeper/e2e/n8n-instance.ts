@@ -63,7 +63,7 @@ export class N8nInstance {
     label: string,
   ): Promise<N8nInstance> {
     const userFolder = mkdtempSync(join(tmpdir(), `n8n-e2e-${label}-`))
-    const [port, brokerPort] = [await freePort(), await freePort()]
+    const port = await freePort()
     // The test runner's own variables (NODE_ENV=test, VITEST*) change how n8n behaves.
     const inherited = Object.fromEntries(
       Object.entries(installation.env).filter(
@@ -80,7 +80,9 @@ export class N8nInstance {
       N8N_TEMPLATES_ENABLED: 'false',
       N8N_PERSONALIZATION_ENABLED: 'false',
       N8N_PORT: String(port),
-      N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+      // No Code node runs here: no task runner is launched (external mode, none attached).
+      N8N_RUNNERS_MODE: 'external',
+      N8N_RUNNERS_AUTH_TOKEN: 'tokenkeeper-e2e-runner-token',
       N8N_SECURE_COOKIE: 'false',
       N8N_LOG_LEVEL: 'info',
       N8N_LOG_OUTPUT: 'console',
@@ -145,16 +147,21 @@ export class N8nInstance {
     )
   }
 
+  /** Every n8n process opens a task broker: each gets its own port, so they can overlap. */
+  async #commandEnv(): Promise<NodeJS.ProcessEnv> {
+    return { ...this.#env, N8N_RUNNERS_BROKER_PORT: String(await freePort()) }
+  }
+
   /** The port `n8n start` listens on. */
   get port(): number {
     return Number(this.#env.N8N_PORT)
   }
 
   /** Starts a long-running `n8n <args>` (e.g. `start`); the caller stops it. */
-  spawn(args: string[]): ChildProcess {
+  async spawn(args: string[]): Promise<ChildProcess> {
     const { nodeBin, n8nBin } = this.#installation
     const child = spawn(nodeBin, [n8nBin, ...args], {
-      env: this.#env,
+      env: await this.#commandEnv(),
       cwd: this.userFolder,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -174,9 +181,10 @@ export class N8nInstance {
   /** Runs `n8n <args>`; never throws for a non-zero exit (the caller judges). */
   async run(args: string[]): Promise<CommandResult> {
     const { nodeBin, n8nBin } = this.#installation
+    const env = await this.#commandEnv()
     return await new Promise<CommandResult>((resolve, reject) => {
       const child = spawn(nodeBin, [n8nBin, ...args], {
-        env: this.#env,
+        env,
         cwd: this.userFolder,
         stdio: ['ignore', 'pipe', 'pipe'],
       })

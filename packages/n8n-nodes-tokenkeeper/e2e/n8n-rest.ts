@@ -20,7 +20,7 @@ const OWNER = {
 
 /** Starts `n8n start`, sets up the owner account and logs in. */
 export async function n8nRest(n8n: N8nInstance): Promise<RestSession> {
-  const child = n8n.spawn(['start'])
+  const child = await n8n.spawn(['start'])
   const base = `http://127.0.0.1:${n8n.port}`
   const stop = async () => {
     if (child.exitCode === null) {

@@ -66,8 +66,8 @@ afterAll(async () => {
 interface VendorCase {
   vendor: Vendor
   credentialType: string
-  /** Plain credential fields pointing at the emulator. */
-  credential(emulator: Emulator): Record<string, unknown>
+  /** Plain credential fields pointing at the emulator, for the credential named `suffix`. */
+  credential(emulator: Emulator, suffix: string): Record<string, unknown>
   /** The HTTP Request node's call. */
   httpCall(emulator: Emulator): HttpCall
   /** Our node and its parameters. */
@@ -99,11 +99,12 @@ const vendors: VendorCase[] = [
   {
     vendor: 'clear',
     credentialType: 'clearCfcApi',
-    credential: ({ urls, demo }) => ({
+    credential: ({ urls, clear }, suffix) => ({
       environment: 'custom',
       baseUrl: urls.clear.baseUrl,
       authentication: 'clientSecret',
-      clientSecret: demo.clear.clientSecret,
+      // Each credential its own secret: credentials sharing a Clear secret revoke each other.
+      clientSecret: clearSecret(clear, suffix),
       tokenHeader: 'x-cleartax-auth-token',
       headers: '{}',
     }),
@@ -181,6 +182,13 @@ const vendors: VendorCase[] = [
 
 // --- helpers ---------------------------------------------------------------------------------
 
+/** Registers (once) and returns a Clear client secret for one credential. */
+function clearSecret(clear: Emulator['clear'], suffix: string): string {
+  const secret = `clear-e2e-${suffix}-secret`
+  clear.registerSecret({ secret })
+  return secret
+}
+
 /** Ids n8n accepts for credentials and workflows (16 alphanumerics). */
 function id(prefix: string, suffix: string): string {
   return `${prefix}${suffix}`
@@ -201,7 +209,7 @@ async function importCredential(
   }
   const credential: CredentialExport = {
     ...ref,
-    data: data ?? vendorCase.credential(emulator),
+    data: data ?? vendorCase.credential(emulator, suffix),
   }
   await n8n.importCredentials([credential])
   return ref
@@ -420,5 +428,44 @@ describe('clear guards', () => {
     expectSucceeded(again.result)
     expect(again.delta.tokenRequests).toBe(0)
     expect(again.delta.apiRejected).toBe(0)
+  })
+})
+
+describe.each(vendors)('credential test of $vendor, as the editor runs it', (vendorCase) => {
+  const { vendor } = vendorCase
+
+  it('with a valid stored token: succeeds without a token request', async () => {
+    rest ??= await n8nRest(n8n)
+    const { result, delta } = await measure(vendor, () =>
+      rest!.testCredential(id(`c${vendor}`, 'http')),
+    )
+    expect(result).toMatchObject({ status: 'OK' })
+    expect(delta.tokenRequests).toBe(0)
+  })
+
+  it('on a new credential: obtains and stores one token, and a second test reuses it', async () => {
+    const credential = await importCredential(vendorCase, 'ctest')
+    rest ??= await n8nRest(n8n)
+    const first = await measure(vendor, () => rest!.testCredential(credential.id))
+    expect(first.result).toMatchObject({ status: 'OK' })
+    expect(first.delta.tokenRequests).toBe(1)
+    const second = await measure(vendor, () => rest!.testCredential(credential.id))
+    expect(second.result).toMatchObject({ status: 'OK' })
+    expect(second.delta.tokenRequests).toBe(0)
+  })
+
+  it("with a wrong secret: fails with the vendor's reason and no secret in the message", async () => {
+    const data = vendorCase.credential(emulator, 'wrong')
+    const secretField = 'clientSecret' in data ? 'clientSecret' : 'password'
+    const wrong = 'Wrong-Secret-4711-do-not-echo'
+    const credential = await importCredential(vendorCase, 'wrong', {
+      ...data,
+      ...(vendor === 'clearid' ? { authentication: 'clientSecret' } : {}),
+      [secretField]: wrong,
+    })
+    rest ??= await n8nRest(n8n)
+    const { result } = await measure(vendor, () => rest!.testCredential(credential.id))
+    expect(result.status).toBe('Error')
+    expect(result.message ?? '').not.toContain(wrong)
   })
 })

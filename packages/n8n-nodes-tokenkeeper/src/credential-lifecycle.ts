@@ -37,6 +37,12 @@ export interface CredentialVendor<Settings extends object = object> {
   /** The vendor package's token source for these settings. */
   createSource(settings: Settings): TokenSource
   /**
+   * The settings that issue tokens and are secret (client secret, private key, password). Their
+   * hash is part of the credential's identity: a token is only reused by credentials that could
+   * have obtained it themselves.
+   */
+  secrets(settings: Settings): string[]
+  /**
    * A cheap authenticated call of the vendor's API without side effects. For sources that
    * revoke on reissue (Clear) its answer tells a rejected token (401) from any other failure,
    * so a request that failed for another reason does not cost a new token. The "Get Access
@@ -62,9 +68,12 @@ type Outcome =
 /** A resolved credential: its source and the non-secret identity of its token. */
 interface Resolved {
   readonly source: TokenSource
-  /** The source's cache key (non-secret). */
+  /** The store key: the identity. */
   readonly key: string
-  /** Hash of the cache key; stored with the token and keys the single flight. */
+  /**
+   * Hash of the source's cache key (vendor, host, client) and of the secrets that issue tokens,
+   * never a secret itself: stored with the token, keys the store and the single flight.
+   */
   readonly identity: string
   readonly settings: object
 }
@@ -77,8 +86,8 @@ interface IdentityState {
   failure: { readonly error: Error; readonly until: number } | undefined
   /** The value of the last token requested because its predecessor was (taken as) rejected. */
   afterRejection: string | undefined
-  /** The last token a probe found accepted, and when. */
-  verified: { readonly value: string; readonly at: number } | undefined
+  /** Tokens this process replaced: a credential still holding one never seeds the store. */
+  readonly replaced: Set<string>
 }
 
 /** Errors that retrying cannot fix are remembered this long, ms (the core's default). */
@@ -87,8 +96,6 @@ const NEGATIVE_CACHE_MS = 30_000
 const RETRY_DELAY_MS = 1_000
 /** The core's default grace for a token that replaced a rejected one, ms. */
 const REJECTION_GRACE_MS = 10_000
-/** A probe's verdict that the vendor accepts a token is reused this long, ms. */
-const VERIFIED_FOR_MS = 5_000
 /** Most sources and identities remembered; the oldest are dropped first. */
 const MAX_REMEMBERED = 500
 
@@ -121,13 +128,20 @@ export function resolveCredential<Settings extends object>(
     remember(resolvedByFingerprint, fingerprint, known)
     return known as Resolved & { settings: Settings }
   }
-  const source = vendor.createSource(settings)
-  const key = source.cacheKey()
+  const vendorSource = vendor.createSource(settings)
+  // The vendor's cache key names vendor, host and client; the secrets that issue tokens are added
+  // as a hash, so two credentials of one client with different secrets never share a token (a
+  // credential with a wrong secret must fail its test, not borrow another credential's token).
+  const secrets = createHash('sha256').update(vendor.secrets(settings).join('\0')).digest('hex')
   const identity = createHash('sha256')
-    .update(`n8n-nodes-tokenkeeper\0${key}`)
+    .update(`n8n-nodes-tokenkeeper\0${vendorSource.cacheKey()}\0${secrets}`)
     .digest('hex')
     .slice(0, 32)
-  const resolved = { source, key, identity, settings }
+  // The core keys its store by the source's cache key: make that the identity.
+  const source: TokenSource = Object.create(vendorSource, {
+    cacheKey: { value: () => identity },
+  })
+  const resolved = { source, key: identity, identity, settings }
   remember(resolvedByFingerprint, fingerprint, resolved)
   return resolved
 }
@@ -156,20 +170,9 @@ export async function preAuthenticate<Settings extends object>(
 ): Promise<IDataObject> {
   const resolved = resolveCredential(vendor, credentials)
   const state = identityState(resolved.identity)
-  const persisted = readStoredToken(credentials, resolved.identity)
-  seedStore(resolved.key, persisted)
-
   let flight = state.flight
   if (flight === undefined) {
-    flight = decide(
-      vendor,
-      resolved,
-      state,
-      httpRequest,
-      persisted,
-      persisted !== undefined && replacedRejectedToken(credentials),
-      statusIsValid(credentials),
-    )
+    flight = decide(vendor, resolved, state, httpRequest, credentials)
     state.flight = flight
     const clear = () => {
       if (state.flight === flight) state.flight = undefined
@@ -191,12 +194,16 @@ async function decide<Settings extends object>(
   resolved: Resolved & { settings: Settings },
   state: IdentityState,
   httpRequest: HttpRequestFunction,
-  persisted: StoredToken | undefined,
-  persistedAfterRejection: boolean,
-  statusValid: boolean,
+  credentials: ICredentialDataDecryptedObject,
 ): Promise<Outcome> {
   const { source, key } = resolved
   const now = () => clock.now()
+  // Seeded inside the single flight: a caller that loaded the credential before the flight
+  // replaced its token must not put that token back while the new one is being requested.
+  const persisted = readStoredToken(credentials, resolved.identity)
+  if (persisted !== undefined && !state.replaced.has(persisted.value)) seedStore(key, persisted)
+  const persistedAfterRejection = persisted !== undefined && replacedRejectedToken(credentials)
+  const statusValid = statusIsValid(credentials)
   const newest = store.get(key)
 
   // Another item (or execution) of this process already replaced the credential's token.
@@ -217,12 +224,7 @@ async function decide<Settings extends object>(
       return { kind: 'kept' }
     }
     if (persisted.expiresAt === null || now() < persisted.expiresAt) {
-      const verified = state.verified
-      if (verified?.value === persisted.value && now() - verified.at < VERIFIED_FOR_MS) {
-        return { kind: 'kept' }
-      }
       if (!(await probeRejects(vendor, resolved, httpRequest, persisted))) {
-        state.verified = { value: persisted.value, at: now() }
         return { kind: 'kept' }
       }
     }
@@ -233,6 +235,7 @@ async function decide<Settings extends object>(
 
   const due = newest ?? persisted
   if (due !== undefined) {
+    rememberReplaced(state, due.value)
     // The token is to be replaced; its vendor state (Apiax's refresh token) is still needed.
     // Marking it expired lets the client request with reason `expired`, which keeps the
     // vendor's own guards (Apiax never resends a refused password unless forced).
@@ -248,6 +251,7 @@ async function decide<Settings extends object>(
     await client.getToken()
   } catch (error) {
     rememberFailure(state, source, error, now())
+    // eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- no node here (preAuthentication); the core's typed, secret-free error is what n8n reports
     throw error
   } finally {
     await client.close()
@@ -382,7 +386,7 @@ function identityState(identity: string): IdentityState {
       flight: undefined,
       failure: undefined,
       afterRejection: undefined,
-      verified: undefined,
+      replaced: new Set(),
     }
   }
   remember(identities, identity, state)
@@ -407,6 +411,12 @@ function rememberFailure(
   if (source.minimumIssueInterval !== undefined)
     until = Math.max(until, now + source.minimumIssueInterval)
   state.failure = { error: error instanceof Error ? error : new Error(String(error)), until }
+}
+
+function rememberReplaced(state: IdentityState, value: string): void {
+  state.replaced.add(value)
+  if (state.replaced.size > 16)
+    state.replaced.delete(state.replaced.values().next().value as string)
 }
 
 /** LRU insert: re-inserting moves a key to the end; the oldest go beyond the limit. */

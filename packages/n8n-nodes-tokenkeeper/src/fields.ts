@@ -1,4 +1,8 @@
-import { ConfigurationError } from '@tokenkeeper/auth-core'
+/* eslint-disable @n8n/community-nodes/require-node-api-error --
+ * Credential settings are read in preAuthentication and authenticate, where n8n offers no node
+ * to attach a NodeOperationError to; our typed ConfigurationError names the field at fault and
+ * n8n shows its message. */
+import { ConfigurationError, Secret } from '@tokenkeeper/auth-core'
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow'
 
 /** Value of the location selectors that reveals the custom URL fields. */
@@ -112,4 +116,19 @@ export function headerObject(
 /** `JSON.stringify` of a map, for expressions that pick a URL by the selected option. */
 export function expressionMap(map: Readonly<Record<string, string>>): string {
   return JSON.stringify(map)
+}
+
+/** A copy of `object` without `key` (settings of ours that the vendor package does not take). */
+export function omit<T extends object, K extends keyof T>(object: T, key: K): Omit<T, K> {
+  const copy = { ...object }
+  delete copy[key]
+  return copy
+}
+
+/** A secret setting as text for hashing (a `Secret` revealed; other values as JSON). */
+export function secretText(value: unknown): string {
+  if (value === undefined || value === null) return ''
+  if (typeof value === 'string') return value
+  if (value instanceof Secret) return value.reveal()
+  return JSON.stringify(value)
 }

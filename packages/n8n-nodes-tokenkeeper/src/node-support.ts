@@ -144,6 +144,7 @@ export async function forEachItem(
         })
         continue
       }
+      // eslint-disable-next-line @n8n/community-nodes/require-node-api-error -- already a NodeOperationError or NodeApiError (from httpRequestWithAuthentication)
       if (error instanceof NodeOperationError || isNodeError(error)) throw error
       throw new NodeOperationError(context.getNode(), error as Error, { itemIndex })
     }

@@ -2,6 +2,7 @@ import {
   type IDataObject,
   type IExecuteFunctions,
   type INodeExecutionData,
+  type INodeProperties,
   type INodeType,
   type INodeTypeDescription,
   NodeConnectionTypes,
@@ -20,13 +21,13 @@ const EVENT_TYPES = [
   { name: 'Entity Updated', value: 'entityUpdated' },
 ]
 
-const subscriptionId = (operations: string[]) => ({
+const subscriptionId = (resource: string, operations: string[]): INodeProperties => ({
   displayName: 'Subscription ID',
   name: 'subscriptionId',
-  type: 'string' as const,
+  type: 'string',
   default: '',
   required: true,
-  displayOptions: { show: { resource: ['subscription', 'event'], operation: operations } },
+  displayOptions: { show: { resource: [resource], operation: operations } },
 })
 
 /** Akamai Identity Cloud Webhooks v3: subscriptions and their events. */
@@ -34,7 +35,10 @@ export class AkamaiIdentityCloud implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Akamai Identity Cloud',
     name: 'akamaiIdentityCloud',
-    icon: 'file:../../icons/akamai-identity.svg',
+    icon: {
+      light: 'file:../../icons/akamai-identity.svg',
+      dark: 'file:../../icons/akamai-identity.dark.svg',
+    },
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
@@ -125,7 +129,8 @@ export class AkamaiIdentityCloud implements INodeType {
         ],
         default: 'getAll',
       },
-      subscriptionId(['get', 'delete', 'update', 'getAll', 'getHistory']),
+      subscriptionId('subscription', ['get', 'delete', 'update']),
+      subscriptionId('event', ['get', 'getAll', 'getHistory']),
       {
         displayName: 'Event ID',
         name: 'eventId',

@@ -96,7 +96,7 @@ export class Apiax implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Apiax',
     name: 'apiax',
-    icon: 'file:../../icons/apiax.svg',
+    icon: { light: 'file:../../icons/apiax.svg', dark: 'file:../../icons/apiax.dark.svg' },
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',

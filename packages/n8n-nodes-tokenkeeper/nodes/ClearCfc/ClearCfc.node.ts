@@ -20,7 +20,7 @@ export class ClearCfc implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Clear Finance Cloud',
     name: 'clearCfc',
-    icon: 'file:../../icons/clear-cfc.svg',
+    icon: { light: 'file:../../icons/clear-cfc.svg', dark: 'file:../../icons/clear-cfc.dark.svg' },
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',

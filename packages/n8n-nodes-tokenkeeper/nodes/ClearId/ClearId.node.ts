@@ -20,7 +20,7 @@ export class ClearId implements INodeType {
   description: INodeTypeDescription = {
     displayName: 'Genetec ClearID',
     name: 'clearId',
-    icon: 'file:../../icons/clearid.svg',
+    icon: { light: 'file:../../icons/clearid.svg', dark: 'file:../../icons/clearid.dark.svg' },
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',

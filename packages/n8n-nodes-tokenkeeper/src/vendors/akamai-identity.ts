@@ -11,7 +11,7 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import type { CredentialVendor } from '../credential-lifecycle.ts'
-import { CUSTOM, option, optionalText, requiredText } from '../fields.ts'
+import { CUSTOM, omit, option, optionalText, requiredText, secretText } from '../fields.ts'
 
 const VENDOR = 'Akamai Identity Cloud'
 
@@ -139,7 +139,8 @@ export const akamaiIdentityVendor: CredentialVendor<AkamaiIdentityCredentialSett
   credentialType: 'akamaiIdentityCloudApi',
   displayName: VENDOR,
   settings: readAkamaiSettings,
-  createSource: ({ customerUrl: _customerUrl, ...settings }) => akamaiIdentityTokenSource(settings),
+  secrets: (settings) => [secretText(settings.clientSecret)],
+  createSource: (settings) => akamaiIdentityTokenSource(omit(settings, 'customerUrl')),
   probeRequest: (settings) => ({
     url: `${settings.customerUrl}/webhooks/subscriptions`,
     method: 'GET',

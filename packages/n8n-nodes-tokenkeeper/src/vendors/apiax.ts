@@ -11,7 +11,7 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import type { CredentialVendor } from '../credential-lifecycle.ts'
-import { CUSTOM, option, requiredText } from '../fields.ts'
+import { CUSTOM, omit, option, requiredText, secretText } from '../fields.ts'
 
 const VENDOR = 'Apiax'
 
@@ -134,7 +134,11 @@ export const apiaxVendor: CredentialVendor<ApiaxCredentialSettings> = {
   credentialType: 'apiaxApi',
   displayName: VENDOR,
   settings: readApiaxSettings,
-  createSource: ({ ruleEngineUrl: _ruleEngineUrl, ...settings }) => apiaxTokenSource(settings),
+  secrets: (settings) => [
+    secretText(settings.password),
+    secretText(settings.clientAssertion?.privateKey),
+  ],
+  createSource: (settings) => apiaxTokenSource(omit(settings, 'ruleEngineUrl')),
   // The same call as the credential test: an inspection without products reads nothing.
   probeRequest: (settings) => ({
     url: `${settings.ruleEngineUrl}/api/v3/rules/inspect`,
@@ -180,7 +184,7 @@ function readApiaxSettings(credentials: ICredentialDataDecryptedObject): ApiaxCr
         }
       : { clientId: APIAX_CLIENT_ID }),
     // Settings come from the credential only, never from the n8n server's variables.
-    environment: {},
+    env: {},
     ruleEngineUrl,
   }
 }

@@ -15,9 +15,11 @@ import {
   CUSTOM,
   expressionMap,
   headerObject,
+  omit,
   option,
   optionalText,
   requiredText,
+  secretText,
 } from '../fields.ts'
 
 const VENDOR = 'Clear Finance Cloud'
@@ -150,7 +152,8 @@ export const clearCfcVendor: CredentialVendor<ClearCfcCredentialSettings> = {
   credentialType: 'clearCfcApi',
   displayName: VENDOR,
   settings: readClearCfcSettings,
-  createSource: ({ apiBaseUrl: _apiBaseUrl, ...settings }) => clearCfcTokenSource(settings),
+  secrets: (settings) => [secretText(settings.clientSecret ?? settings.accessToken)],
+  createSource: (settings) => clearCfcTokenSource(omit(settings, 'apiBaseUrl')),
   probeRequest: (settings) => ({
     url: `${settings.apiBaseUrl}${PROBE_PATH}?fileName=${encodeURIComponent(PROBE_FILE)}`,
     method: 'GET',

@@ -1,3 +1,5 @@
+/* eslint-disable @n8n/community-nodes/require-node-api-error --
+ * Credential settings are read where n8n offers no node (see src/fields.ts). */
 import { ConfigurationError } from '@tokenkeeper/auth-core'
 import {
   CLEARID_ENVIRONMENTS,
@@ -14,7 +16,15 @@ import type {
   INodeProperties,
 } from 'n8n-workflow'
 import type { CredentialVendor } from '../credential-lifecycle.ts'
-import { CUSTOM, expressionMap, option, optionalText, requiredText } from '../fields.ts'
+import {
+  CUSTOM,
+  expressionMap,
+  omit,
+  option,
+  optionalText,
+  requiredText,
+  secretText,
+} from '../fields.ts'
 
 const VENDOR = 'Genetec ClearID'
 
@@ -160,7 +170,8 @@ export const clearIdVendor: CredentialVendor<ClearIdCredentialSettings> = {
   credentialType: 'clearIdApi',
   displayName: VENDOR,
   settings: readClearIdSettings,
-  createSource: ({ identityUrl: _identityUrl, ...settings }) => clearIdTokenSource(settings),
+  secrets: (settings) => [secretText(settings.clientSecret), secretText(settings.privateKey)],
+  createSource: (settings) => clearIdTokenSource(omit(settings, 'identityUrl')),
   probeRequest: (settings) => ({
     url: `${settings.identityUrl}/api/v2/accounts/${encodeURIComponent(settings.accountId)}/identities?take=1`,
     method: 'GET',
