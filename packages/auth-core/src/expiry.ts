@@ -60,7 +60,7 @@ export function computeExpiry(
 
   if (candidates.length === 0) {
     if (issued.neverExpires) return null
-    return exchange.sentAt + options.defaultLifetime * 1000
+    candidates.push(exchange.sentAt + options.defaultLifetime * 1000)
   }
   const expiresAt = Math.min(...candidates)
   if (expiresAt <= exchange.receivedAt) {

@@ -42,6 +42,7 @@ export { isSpent, MemoryTokenStore, type MemoryTokenStoreOptions } from './memor
 export {
   clientSecretBasic,
   excerpt,
+  MAX_RETRY_AFTER,
   normaliseTokenType,
   type OAuthErrorBody,
   type OAuthIssuedTokenOptions,
@@ -51,6 +52,7 @@ export {
   parseOAuthTokenResponse,
   parseRetryAfter,
   readOAuthError,
+  redactSecrets,
   type TokenEndpointErrorInput,
   tokenEndpointError,
   tryParseJsonObject,

@@ -101,7 +101,11 @@ function originOf(origin: DispatchOptions['origin']): string | undefined {
 /** Adds (or replaces) headers, whatever shape the caller used for `opts.headers`. */
 function withHeaders(opts: DispatchOptions, auth: Record<string, string>): DispatchOptions {
   const source = opts.headers
-  if (source === undefined || source === null) return { ...opts, headers: { ...auth } }
+  // maxRedirections 0: a redirect interceptor below this one must not carry the token (or a
+  // vendor header that cross-origin redirects do not strip) to another host.
+  if (source === undefined || source === null) {
+    return { ...opts, headers: { ...auth }, maxRedirections: 0 } as DispatchOptions
+  }
   const names = new Set(Object.keys(auth).map((name) => name.toLowerCase()))
   const merged: Record<string, string | string[]> = {}
   if (Array.isArray(source)) {
@@ -119,7 +123,7 @@ function withHeaders(opts: DispatchOptions, auth: Record<string, string>): Dispa
     }
   }
   Object.assign(merged, auth)
-  return { ...opts, headers: merged }
+  return { ...opts, headers: merged, maxRedirections: 0 } as DispatchOptions
 }
 
 function addHeader(

@@ -64,9 +64,42 @@ export function parseRetryAfter(
 ): number | undefined {
   const value = headers['retry-after']?.trim()
   if (!value) return undefined
-  if (/^\d+$/.test(value)) return now + Number(value) * 1000
-  const date = Date.parse(value)
-  return Number.isNaN(date) ? undefined : Math.max(now, date)
+  let at: number
+  if (/^\d+$/.test(value)) at = now + Number(value) * 1000
+  else {
+    const date = Date.parse(value)
+    if (Number.isNaN(date)) return undefined
+    at = Math.max(now, date)
+  }
+  // A wait longer than a week is not a rate limit but a broken header: cap it.
+  return Math.min(at, now + MAX_RETRY_AFTER)
+}
+
+/** Longest wait accepted from `Retry-After`: 7 days, in ms. */
+export const MAX_RETRY_AFTER = 7 * 24 * 3600 * 1000
+
+/**
+ * Replaces every occurrence of the given secrets in `text` with `[redacted]`: the raw value and
+ * its URL-encoded and form-encoded spellings (a server that echoes a request body echoes those).
+ * Values shorter than 4 characters are left alone (they would match everywhere).
+ */
+export function redactSecrets(
+  text: string,
+  secrets: ReadonlyArray<SecretInput | undefined>,
+): string {
+  let clean = text
+  for (const secret of secrets) {
+    if (secret === undefined) continue
+    const value = revealSecret(secret)
+    if (value.length < 4) continue
+    const spellings = new Set([
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams({ v: value }).toString().slice(2),
+    ])
+    for (const spelling of spellings) clean = clean.split(spelling).join('[redacted]')
+  }
+  return clean
 }
 
 /** A short, printable excerpt of a vendor-supplied description (never the request). */
@@ -109,6 +142,8 @@ export interface TokenEndpointErrorInput {
   vendorErrorId?: string
   /** Overrides the `Retry-After`-derived time (e.g. a daily quota resetting at midnight). */
   retryAt?: number
+  /** Values the request carried (secret, password, assertion): redacted if the answer echoes them. */
+  secrets?: ReadonlyArray<SecretInput | undefined>
 }
 
 /**
@@ -120,12 +155,16 @@ export function tokenEndpointError(
   input: TokenEndpointErrorInput,
 ): TokenEndpointError {
   const retryAt = input.retryAt ?? parseRetryAfter(response.headers, input.now)
+  const clean = (value: string | undefined) =>
+    value === undefined || input.secrets === undefined ? value : redactSecrets(value, input.secrets)
+  const oauthError = clean(input.oauthError)
+  const description = clean(input.description)
+  const vendorErrorCode = clean(input.vendorErrorCode)
+  const vendorErrorId = clean(input.vendorErrorId)
   const parts = [`${input.vendor}: token endpoint answered HTTP ${response.status}`]
-  const detail = [input.oauthError ?? input.vendorErrorCode, input.description]
-    .filter(Boolean)
-    .join(': ')
+  const detail = [oauthError ?? vendorErrorCode, description].filter(Boolean).join(': ')
   if (detail) parts.push(` (${detail})`)
-  if (input.vendorErrorId) parts.push(` [error_id ${input.vendorErrorId}]`)
+  if (vendorErrorId) parts.push(` [error_id ${vendorErrorId}]`)
   if (input.hint) parts.push(`. ${input.hint}`)
   if (retryAt !== undefined && response.status === 429) {
     parts.push(`. Not retrying before ${new Date(retryAt).toISOString()}`)
@@ -133,9 +172,9 @@ export function tokenEndpointError(
   return new TokenEndpointError(parts.join(''), {
     status: response.status,
     ...(retryAt !== undefined ? { retryAt } : {}),
-    ...(input.oauthError ? { oauthError: input.oauthError } : {}),
-    ...(input.vendorErrorCode ? { vendorErrorCode: input.vendorErrorCode } : {}),
-    ...(input.vendorErrorId ? { vendorErrorId: input.vendorErrorId } : {}),
+    ...(oauthError ? { oauthError } : {}),
+    ...(vendorErrorCode ? { vendorErrorCode } : {}),
+    ...(vendorErrorId ? { vendorErrorId } : {}),
   })
 }
 

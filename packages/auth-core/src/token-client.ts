@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici'
 import { type AccessToken, createAccessToken, tokenId } from './access-token.ts'
 import { authenticatedFetch, type FetchInit } from './authenticated-fetch.ts'
-import { type Clock, clampDelay, systemClock, type TimerHandle } from './clock.ts'
+import { type Clock, clampDelay, MAX_TIMER_DELAY, systemClock, type TimerHandle } from './clock.ts'
 import {
   ConfigurationError,
   InvalidTokenResponseError,
@@ -9,7 +9,7 @@ import {
   TokenTimeoutError,
 } from './errors.ts'
 import { publish, type TokenEvent } from './events.ts'
-import { computeExpiry, type Exchange } from './expiry.ts'
+import { computeExpiry, type Exchange, MAX_LIFETIME_SECONDS } from './expiry.ts'
 import { type AuthInterceptorOptions, createAuthInterceptor } from './interceptor.ts'
 import { MemoryTokenStore } from './memory-store.ts'
 import { normaliseOrigins, type OriginPolicy } from './origins.ts'
@@ -203,6 +203,7 @@ class DefaultTokenClient implements TokenClient {
   #currentRejected = false
 
   constructor(source: TokenSource, options: TokenClientOptions) {
+    validateOptions(options)
     this.#source = source
     this.#options = options
     this.#clock = options.clock ?? systemClock
@@ -478,6 +479,21 @@ class DefaultTokenClient implements TokenClient {
       if (reason === 'rejected') {
         current = { ...current, replacedRejected: true }
         this.#current = current
+      } else if (
+        issued &&
+        (reason === 'renewal' || reason === 'expired') &&
+        !extendsExpiry(entry, replacing)
+      ) {
+        // The vendor answered with a token that lasts no longer than the one it replaces (the
+        // same cached token, or an expiry in whole seconds). Asking again at once would get the
+        // same: use it until it expires, then renew.
+        current = {
+          ...current,
+          renewAt: Number.POSITIVE_INFINITY,
+          mandatoryAt: current.entry.expiresAt ?? Number.POSITIVE_INFINITY,
+        }
+        this.#current = current
+        this.#schedule(current.mandatoryAt)
       }
       if (issued) {
         this.#publish(reason === 'initial' ? 'issued' : 'renewed', {
@@ -878,6 +894,91 @@ class DefaultTokenClient implements TokenClient {
   }
 }
 
+/**
+ * Refuses options that would silently break the lifecycle (`NaN` from an unset variable, negative
+ * or absurd durations, a store or clock missing its methods) with a {@link ConfigurationError}.
+ */
+function validateOptions(options: TokenClientOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigurationError('createTokenClient: options must be an object', {
+      setting: 'options',
+    })
+  }
+  const durations: Array<[string, unknown, { min: number; max: number }]> = [
+    ['clockTolerance', options.clockTolerance, { min: 0, max: MAX_LIFETIME_SECONDS }],
+    ['refreshWindow', options.refreshWindow, { min: 0, max: MAX_LIFETIME_SECONDS }],
+    ['defaultLifetime', options.defaultLifetime, { min: 1, max: MAX_LIFETIME_SECONDS }],
+    ['maxLifetime', options.maxLifetime, { min: 1, max: MAX_LIFETIME_SECONDS * 100 }],
+    ['negativeCacheTtl', options.negativeCacheTtl, { min: 0, max: MAX_LIFETIME_SECONDS }],
+    ['timeout', options.timeout, { min: 1, max: MAX_TIMER_DELAY - 1 }],
+    ['maxResponseBytes', options.maxResponseBytes, { min: 1, max: 2 ** 31 }],
+    ['backoff.initial', options.backoff?.initial, { min: 1, max: MAX_TIMER_DELAY - 1 }],
+    ['backoff.max', options.backoff?.max, { min: 1, max: MAX_TIMER_DELAY - 1 }],
+    ['lease.ttl', options.lease?.ttl, { min: 1, max: MAX_TIMER_DELAY - 1 }],
+    ['lease.waitTimeout', options.lease?.waitTimeout, { min: 0, max: MAX_TIMER_DELAY - 1 }],
+  ]
+  for (const [setting, value, range] of durations) {
+    if (value === undefined) continue
+    if (
+      typeof value !== 'number' ||
+      !Number.isFinite(value) ||
+      value < range.min ||
+      value > range.max
+    ) {
+      throw new ConfigurationError(
+        `createTokenClient: ${setting} must be a number from ${range.min} to ${range.max}`,
+        { setting },
+      )
+    }
+  }
+  if (options.origins !== undefined) {
+    if (
+      !Array.isArray(options.origins) ||
+      options.origins.some((origin) => typeof origin !== 'string')
+    ) {
+      throw new ConfigurationError('createTokenClient: origins must be a list of URLs', {
+        setting: 'origins',
+      })
+    }
+  }
+  const store = options.store
+  if (
+    store !== undefined &&
+    (typeof store !== 'object' ||
+      store === null ||
+      !['get', 'set', 'invalidate', 'delete'].every(
+        (method) => typeof (store as unknown as Record<string, unknown>)[method] === 'function',
+      ))
+  ) {
+    throw new ConfigurationError(
+      'createTokenClient: store must implement get, set, invalidate and delete',
+      { setting: 'store' },
+    )
+  }
+  const clock = options.clock
+  if (
+    clock !== undefined &&
+    (typeof clock?.now !== 'function' || typeof clock?.setTimeout !== 'function')
+  ) {
+    throw new ConfigurationError('createTokenClient: clock must have now() and setTimeout()', {
+      setting: 'clock',
+    })
+  }
+  for (const name of ['transport', 'random'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new ConfigurationError(`createTokenClient: ${name} must be a function`, {
+        setting: name,
+      })
+    }
+  }
+}
+
+/** True unless `entry` expires no later than the still-valid token it replaces. */
+function extendsExpiry(entry: StoredToken, replacing: StoredToken | undefined): boolean {
+  if (replacing === undefined || replacing.rejected || replacing.expiresAt === null) return true
+  return entry.expiresAt === null || entry.expiresAt > replacing.expiresAt
+}
+
 /** Waits for a shared promise, but lets this caller give up through its own signal. */
 function waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise
@@ -906,10 +1007,16 @@ function closedError(): TokenKeeperError {
 function toTokenKeeperError(error: unknown, vendor: string): TokenKeeperError {
   if (TokenKeeperError.is(error)) return error
   const name = error instanceof Error ? error.name : typeof error
+  // The original may quote a request or a secret (a custom transport, a vendor bug): keep only
+  // its name and code as the cause.
+  const cause = new Error(`${name} (message withheld: it may contain a secret)`)
+  cause.name = name
+  const code = (error as { code?: unknown } | undefined)?.code
+  if (typeof code === 'string') Object.assign(cause, { code })
   return new TokenKeeperError(
     'TOKEN_ENDPOINT_UNAVAILABLE',
-    `${vendor}: unexpected ${name} while obtaining a token`,
-    { retryable: true, cause: error },
+    `${vendor}: unexpected ${name}${typeof code === 'string' ? ` (${code})` : ''} while obtaining a token`,
+    { retryable: true, cause },
   )
 }
 

@@ -34,10 +34,10 @@ export function assertSecureUrl(url: string | URL, setting?: string): URL {
   let parsed: URL
   try {
     parsed = new URL(url)
-  } catch (cause) {
+  } catch {
+    // No cause: the parser's message quotes the URL, which may carry a secret.
     throw new ConfigurationError(`Not a valid absolute URL${setting ? ` in ${setting}` : ''}`, {
       setting,
-      cause,
     })
   }
   if (parsed.protocol === 'https:') return parsed

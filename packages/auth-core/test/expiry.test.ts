@@ -121,3 +121,15 @@ describe('parseAbsoluteTime', () => {
     expect(() => parseAbsoluteTime(Number.POSITIVE_INFINITY, 'v')).toThrow()
   })
 })
+
+describe('computeExpiry without a stated expiry', () => {
+  it('throws if the exchange took longer than the default lifetime', () => {
+    expect(() =>
+      computeExpiry(
+        { value: 'x' },
+        { sentAt, receivedAt: sentAt + 400_000 },
+        { vendor: 'v', defaultLifetime: 300 },
+      ),
+    ).toThrow(/already expired/)
+  })
+})

@@ -730,3 +730,45 @@ describe('compare-and-set after issuing', () => {
     expect((await client.getToken()).value).toBe('token-2')
   })
 })
+
+describe('robustness', () => {
+  it('refuses options that would break the lifecycle, naming them', () => {
+    const bad: Array<[string, Record<string, unknown>]> = [
+      ['defaultLifetime', { defaultLifetime: Number.NaN }],
+      ['clockTolerance', { clockTolerance: -1 }],
+      ['timeout', { timeout: 0 }],
+      ['backoff.max', { backoff: { max: Number.POSITIVE_INFINITY } }],
+      ['origins', { origins: 'https://api.example.com' }],
+      ['store', { store: {} }],
+      ['clock', { clock: { now: () => 0 } }],
+    ]
+    for (const [setting, options] of bad) {
+      expect(() => createTokenClient(exampleSource(), options as never)).toThrowError(
+        expect.objectContaining({ code: 'CONFIGURATION_INVALID', setting }),
+      )
+    }
+  })
+
+  it('does not renew again at once when a renewal does not extend the expiry', async () => {
+    const agent = mockAgent()
+    // A server that hands back its cached token until it expires.
+    const clock = new ManualClock()
+    const endpoint = tokenEndpoint(agent, () => ({
+      body: {
+        access_token: 'cached',
+        expires_in: Math.max(1, Math.round((expiry - clock.now()) / 1000)),
+      },
+    }))
+    const expiry = clock.now() + 600_000
+    const client = track(
+      createTokenClient(exampleSource(), { dispatcher: agent, clock, random: () => 0 }),
+    )
+    await client.getToken()
+    for (let second = 0; second < 595; second++) {
+      await clock.advance(1000)
+      await client.getToken()
+    }
+    // One initial request, one background renewal that brought nothing new; no storm.
+    expect(endpoint.count).toBeLessThanOrEqual(3)
+  })
+})

@@ -149,3 +149,45 @@ describe('clientSecretBasic', () => {
     )
   })
 })
+
+describe('redactSecrets and tokenEndpointError secrets', () => {
+  it('removes raw, URL-encoded and form-encoded spellings', async () => {
+    const { redactSecrets, Secret } = await import('../src/index.ts')
+    const secret = 'p@ss word+/='
+    const text = `got ${secret} and ${encodeURIComponent(secret)} and ${new URLSearchParams({ v: secret }).toString().slice(2)}`
+    expect(redactSecrets(text, [new Secret(secret), undefined, 'ab'])).toBe(
+      'got [redacted] and [redacted] and [redacted]',
+    )
+  })
+
+  it('scrubs an echoed secret from the description', () => {
+    const answer = response(
+      JSON.stringify({
+        error: 'invalid_client',
+        error_description: 'bad secret SECRET-sentinel-8472',
+      }),
+      400,
+    )
+    const oauth = readOAuthError(answer)
+    const error = tokenEndpointError(answer, {
+      vendor: 'v',
+      now: 0,
+      secrets: ['SECRET-sentinel-8472'],
+      ...(oauth.error ? { oauthError: oauth.error } : {}),
+      ...(oauth.errorDescription ? { description: oauth.errorDescription } : {}),
+    })
+    expect(error.message).toBe(
+      'v: token endpoint answered HTTP 400 (invalid_client: bad secret [redacted])',
+    )
+  })
+
+  it('caps absurd Retry-After values', () => {
+    const now = Date.parse('2026-03-01T12:00:00Z')
+    expect(parseRetryAfter({ 'retry-after': '9'.repeat(400) }, now)).toBe(
+      now + 7 * 24 * 3600 * 1000,
+    )
+    expect(
+      parseRetryAfter({ 'retry-after': 'Tue, 01 Jan 275761 00:00:00 GMT' }, now),
+    ).toBeUndefined()
+  })
+})
