@@ -124,8 +124,10 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
     sentAt: number,
   ): IssuedToken {
     const parsed = parseOAuthTokenResponse(response, VENDOR)
-    // Keycloak says `bearer`; Apiax's APIs are called with `Bearer`.
-    const token = oauthIssuedToken(parsed, { type: 'Bearer' })
+    // Keycloak says `bearer`; Apiax's APIs are called with `Bearer`. Its access tokens are JWTs
+    // whose `exp` is whole seconds after a fractional issue time, up to a second before
+    // `expires_in` says: the earlier of the two counts.
+    const token = oauthIssuedToken(parsed, { type: 'Bearer', jwt: 'auto' })
     if (parsed.refreshToken === undefined) return token
     // `refresh_expires_in: 0` means "no fixed limit", not "forever": the 14 days still apply.
     const ends = [loginAt + config.refreshTokenMaxAge]

@@ -42,6 +42,7 @@ export { isSpent, MemoryTokenStore, type MemoryTokenStoreOptions } from './memor
 export {
   clientSecretBasic,
   excerpt,
+  looksLikeJwt,
   MAX_RETRY_AFTER,
   normaliseTokenType,
   type OAuthErrorBody,

@@ -246,10 +246,21 @@ function readSeconds(value: unknown): number | undefined | 'invalid' {
   return 'invalid'
 }
 
+/**
+ * True if `value` has the shape of a compact JWS (three base64url parts). With `jwt: 'auto'` such
+ * a token's `exp` counts, and one that then cannot be decoded is an invalid response.
+ */
+export function looksLikeJwt(value: string): boolean {
+  return /^[\w-]+\.[\w-]+\.[\w-]*$/.test(value)
+}
+
 /** Options of {@link oauthIssuedToken}. */
 export interface OAuthIssuedTokenOptions {
-  /** The access token is a JWT whose `exp` counts too. */
-  jwt?: boolean
+  /**
+   * The access token is a JWT whose `exp` counts too. `'auto'`: if it has the shape of one (for
+   * vendors whose tokens are documented as JWTs). Leave unset for opaque tokens.
+   */
+  jwt?: boolean | 'auto'
   /** Present the token with this scheme instead of the server's `token_type`. */
   type?: string
 }
@@ -264,7 +275,9 @@ export function oauthIssuedToken(
     type: options.type ?? normaliseTokenType(parsed.tokenType),
     ...(parsed.expiresIn !== undefined ? { expiresIn: parsed.expiresIn } : {}),
     ...(parsed.scope ? { scope: parsed.scope } : {}),
-    ...(options.jwt ? { jwt: true } : {}),
+    ...(options.jwt === true || (options.jwt === 'auto' && looksLikeJwt(parsed.accessToken))
+      ? { jwt: true }
+      : {}),
   }
 }
 

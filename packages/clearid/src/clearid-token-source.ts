@@ -29,9 +29,6 @@ import {
  */
 export const CLEARID_REFRESH_WINDOW_RATIO = 0.5
 
-/** Compact JWS: three base64url parts. Anything else is treated as an opaque token. */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
-
 /** A token request ready to send, plus the secret values in it (for error sanitising). */
 export interface ClearIdTokenRequest {
   readonly request: TransportRequest
@@ -97,7 +94,8 @@ export function processClearIdTokenResponse(
     throw clearIdTokenError(response, context)
   }
   const parsed = parseOAuthTokenResponse(response, VENDOR)
-  return oauthIssuedToken(parsed, { jwt: COMPACT_JWS.test(parsed.accessToken) })
+  // ClearID issues JWTs; anything else is treated as an opaque token.
+  return oauthIssuedToken(parsed, { jwt: 'auto' })
 }
 
 /**
