@@ -49,6 +49,9 @@ beforeAll(async () => {
   // stale refresh token anywhere would show in the counters.
   emulator.apiax.configure({ revokeRefreshToken: true })
   n8n = await N8nInstance.create(installation, join(work, tarball), 'main')
+  const { credentials, workflows } = fixtures()
+  await n8n.importCredentials(credentials)
+  await n8n.importWorkflows(workflows)
   console.info(`n8n ${n8nVersion} user folder: ${n8n.userFolder}`)
 })
 
@@ -197,23 +200,88 @@ function id(prefix: string, suffix: string): string {
     .slice(0, 16)
 }
 
-async function importCredential(
-  vendorCase: VendorCase,
-  suffix: string,
-  data?: Record<string, unknown>,
-): Promise<CredentialRef> {
-  const ref = {
+/** The credential named `suffix` of a vendor (all are imported up front). */
+function ref(vendorCase: VendorCase, suffix: string): CredentialRef {
+  return {
     type: vendorCase.credentialType,
     id: id(`c${vendorCase.vendor}`, suffix),
     name: `${vendorCase.vendor} ${suffix}`,
   }
-  const credential: CredentialExport = {
-    ...ref,
-    data: data ?? vendorCase.credential(emulator, suffix),
-  }
-  await n8n.importCredentials([credential])
-  return ref
 }
+
+function vendorCase(vendor: Vendor): VendorCase {
+  return vendors.find((entry) => entry.vendor === vendor)!
+}
+
+/**
+ * Every credential and workflow the scenarios use, imported with two CLI calls (each n8n command
+ * costs seconds): cold credentials, so each scenario starts where the previous left off.
+ */
+function fixtures(): { credentials: CredentialExport[]; workflows: Record<string, unknown>[] } {
+  const credentials: CredentialExport[] = []
+  const workflows: Record<string, unknown>[] = []
+  const credential = (entry: VendorCase, suffix: string, data?: Record<string, unknown>) => {
+    const reference = ref(entry, suffix)
+    credentials.push({ ...reference, data: data ?? entry.credential(emulator, suffix) })
+    return reference
+  }
+  for (const entry of vendors) {
+    const { vendor } = entry
+    workflows.push(
+      httpRequestWorkflow(
+        id(`w${vendor}`, 'http'),
+        credential(entry, 'http'),
+        entry.httpCall(emulator),
+        {
+          count: ITEMS,
+        },
+      ),
+      vendorNodeWorkflow(
+        id(`w${vendor}`, 'node'),
+        credential(entry, 'node'),
+        entry.node.name,
+        entry.node.parameters,
+        { count: ITEMS },
+      ),
+    )
+    credential(entry, 'ctest')
+    const data = entry.credential(emulator, 'wrong')
+    credential(entry, 'wrong', {
+      ...data,
+      ...(vendor === 'clearid' ? { authentication: 'clientSecret' } : {}),
+      ['clientSecret' in data ? 'clientSecret' : 'password']: WRONG_SECRET,
+    })
+  }
+  const apiax = vendorCase('apiax')
+  workflows.push(
+    httpRequestWorkflow(
+      id('wapiax', 'rotation'),
+      credential(apiax, 'rotation'),
+      apiax.httpCall(emulator),
+      {
+        count: 3,
+      },
+    ),
+  )
+  const clear = vendorCase('clear')
+  workflows.push(
+    httpRequestWorkflow(
+      id('wclear', 'fault'),
+      credential(clear, 'fault'),
+      clear.httpCall(emulator),
+      {
+        count: ITEMS,
+        continueOnFail: true,
+      },
+    ),
+    httpRequestWorkflow(id('wclear', 'test'), credential(clear, 'test'), clear.httpCall(emulator), {
+      count: 1,
+    }),
+  )
+  return { credentials, workflows }
+}
+
+const WRONG_SECRET = 'Wrong-Secret-4711-do-not-echo'
 
 /** Counter changes of one vendor across `action`. */
 async function measure<T, V extends Vendor>(
@@ -271,29 +339,11 @@ async function passRenewalTime(ref: CredentialRef): Promise<Record<string, unkno
 
 // --- scenarios -------------------------------------------------------------------------------
 
-describe.each(vendors)('$vendor', (vendorCase) => {
-  const { vendor } = vendorCase
-  let http: CredentialRef
-  let nodeCredential: CredentialRef
+describe.each(vendors)('$vendor', (entry) => {
+  const { vendor } = entry
+  const http = ref(entry, 'http')
   const httpWorkflow = id(`w${vendor}`, 'http')
   const nodeWorkflow = id(`w${vendor}`, 'node')
-
-  beforeAll(async () => {
-    http = await importCredential(vendorCase, 'http')
-    nodeCredential = await importCredential(vendorCase, 'node')
-    await n8n.importWorkflows([
-      httpRequestWorkflow(httpWorkflow, http, vendorCase.httpCall(emulator), { count: ITEMS }),
-      vendorNodeWorkflow(
-        nodeWorkflow,
-        nodeCredential,
-        vendorCase.node.name,
-        vendorCase.node.parameters,
-        {
-          count: ITEMS,
-        },
-      ),
-    ])
-  })
 
   it(`HTTP Request node, ${ITEMS} concurrent items on a cold credential: one token request, ${ITEMS} successes`, async () => {
     const { result, delta } = await measure(vendor, () => execute(httpWorkflow))
@@ -359,12 +409,8 @@ describe.each(vendors)('$vendor', (vendorCase) => {
 
 describe('apiax refresh-token rotation', () => {
   it('renews with the newest refresh token across executions: one password login, then refresh grants only', async () => {
-    const vendorCase = vendors.find((entry) => entry.vendor === 'apiax')!
-    const credential = await importCredential(vendorCase, 'rotation')
+    const credential = ref(vendorCase('apiax'), 'rotation')
     const workflowId = id('wapiax', 'rotation')
-    await n8n.importWorkflows([
-      httpRequestWorkflow(workflowId, credential, vendorCase.httpCall(emulator), { count: 3 }),
-    ])
     const { delta } = await measure('apiax', async () => {
       expectSucceeded(await execute(workflowId))
       const refreshTokens: string[] = []
@@ -386,17 +432,10 @@ describe('apiax refresh-token rotation', () => {
 })
 
 describe('clear guards', () => {
-  const vendorCase = vendors.find((entry) => entry.vendor === 'clear')!
+  const clear = vendorCase('clear')
 
   it('an API 500 on one item causes no new token (the HTTP Request node retries through preAuthentication)', async () => {
-    const credential = await importCredential(vendorCase, 'fault')
     const workflowId = id('wclear', 'fault')
-    await n8n.importWorkflows([
-      httpRequestWorkflow(workflowId, credential, vendorCase.httpCall(emulator), {
-        count: ITEMS,
-        continueOnFail: true,
-      }),
-    ])
     // A first run gives the credential its token.
     expectSucceeded(await execute(workflowId))
     emulator.faults.set('clear.api', { kind: 'status', status: 500, times: 1 })
@@ -412,11 +451,8 @@ describe('clear guards', () => {
   })
 
   it('the credential test with a valid stored token causes no new token', async () => {
-    const credential = await importCredential(vendorCase, 'test')
+    const credential = ref(clear, 'test')
     const workflowId = id('wclear', 'test')
-    await n8n.importWorkflows([
-      httpRequestWorkflow(workflowId, credential, vendorCase.httpCall(emulator), { count: 1 }),
-    ])
     expectSucceeded(await execute(workflowId))
     rest ??= await n8nRest(n8n)
     const { result, delta } = await measure('clear', () => rest!.testCredential(credential.id))
@@ -431,8 +467,8 @@ describe('clear guards', () => {
   })
 })
 
-describe.each(vendors)('credential test of $vendor, as the editor runs it', (vendorCase) => {
-  const { vendor } = vendorCase
+describe.each(vendors)('credential test of $vendor, as the editor runs it', (entry) => {
+  const { vendor } = entry
 
   it('with a valid stored token: succeeds without a token request', async () => {
     rest ??= await n8nRest(n8n)
@@ -444,7 +480,7 @@ describe.each(vendors)('credential test of $vendor, as the editor runs it', (ven
   })
 
   it('on a new credential: obtains and stores one token, and a second test reuses it', async () => {
-    const credential = await importCredential(vendorCase, 'ctest')
+    const credential = ref(entry, 'ctest')
     rest ??= await n8nRest(n8n)
     const first = await measure(vendor, () => rest!.testCredential(credential.id))
     expect(first.result).toMatchObject({ status: 'OK' })
@@ -455,17 +491,10 @@ describe.each(vendors)('credential test of $vendor, as the editor runs it', (ven
   })
 
   it("with a wrong secret: fails with the vendor's reason and no secret in the message", async () => {
-    const data = vendorCase.credential(emulator, 'wrong')
-    const secretField = 'clientSecret' in data ? 'clientSecret' : 'password'
-    const wrong = 'Wrong-Secret-4711-do-not-echo'
-    const credential = await importCredential(vendorCase, 'wrong', {
-      ...data,
-      ...(vendor === 'clearid' ? { authentication: 'clientSecret' } : {}),
-      [secretField]: wrong,
-    })
+    const credential = ref(entry, 'wrong')
     rest ??= await n8nRest(n8n)
     const { result } = await measure(vendor, () => rest!.testCredential(credential.id))
     expect(result.status).toBe('Error')
-    expect(result.message ?? '').not.toContain(wrong)
+    expect(result.message ?? '').not.toContain(WRONG_SECRET)
   })
 })

@@ -43,10 +43,11 @@ export interface CredentialVendor<Settings extends object = object> {
    */
   secrets(settings: Settings): string[]
   /**
-   * A cheap authenticated call of the vendor's API without side effects. For sources that
-   * revoke on reissue (Clear) its answer tells a rejected token (401) from any other failure,
-   * so a request that failed for another reason does not cost a new token. The "Get Access
-   * Token" operation also sends it, to make n8n renew and persist a token.
+   * A cheap authenticated call of the vendor's API without side effects. Its answer tells a
+   * rejected token (the source's rejection statuses: 401, Akamai also 403) from any other
+   * failure, so a request that failed for another reason does not cost a new token (for Clear:
+   * does not revoke the live one). The "Get Access Token" operation also sends it, to make n8n
+   * renew and persist a token.
    */
   probeRequest(settings: Settings): ProbeRequest
 }
@@ -149,15 +150,17 @@ export function resolveCredential<Settings extends object>(
 /**
  * The body of every credential type's `preAuthentication`. n8n calls it when the expirable
  * field reads `''` (no token yet, or past its renewal time) and, with the field still valid,
- * as the one retry after a failed request (the HTTP Request node does so after any error) and
- * at the start of a credential test.
+ * as the one retry after a failed request (the HTTP Request node does so after any error, other
+ * nodes after 401 or their renewal statuses) and possibly at the start of a credential test.
  *
  * - A token that another item of this process obtained meanwhile is returned as is.
  * - Past the renewal time (or without a token) a token is requested through the vendor's
  *   `TokenSource`, with n8n's request helper as transport and the core computing its expiry.
- * - With a valid token in place, the request failed or a test starts: sources that revoke on
- *   reissue (Clear) first probe the token with a cheap call and keep it unless that call
- *   answers 401; other vendors renew.
+ * - With a valid token in place, the token is first checked with a cheap authenticated call
+ *   (see {@link CredentialVendor.probeRequest}) and kept unless the vendor rejects it (one of the
+ *   source's rejection statuses): a request that failed for another reason, or a test, costs no
+ *   token; for Clear, no revoked live token and no spent quota. A token that itself replaced a
+ *   rejected one is kept during the source's rejection grace without asking.
  *
  * Concurrent calls for one credential identity share one decision (single flight). The result
  * holds the hidden token fields for n8n to persist; `{}` means "keep what is stored" (n8n then

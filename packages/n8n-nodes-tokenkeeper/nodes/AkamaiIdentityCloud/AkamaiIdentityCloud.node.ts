@@ -1,12 +1,12 @@
-import {
-  type IDataObject,
-  type IExecuteFunctions,
-  type INodeExecutionData,
-  type INodeProperties,
-  type INodeType,
-  type INodeTypeDescription,
-  NodeConnectionTypes,
+import type {
+  IDataObject,
+  IExecuteFunctions,
+  INodeExecutionData,
+  INodeProperties,
+  INodeType,
+  INodeTypeDescription,
 } from 'n8n-workflow'
+import { NodeConnectionTypes } from 'n8n-workflow'
 import {
   accessTokenOperations,
   forEachItem,

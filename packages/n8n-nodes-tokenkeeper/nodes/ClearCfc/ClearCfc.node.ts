@@ -1,11 +1,11 @@
-import {
-  type IDataObject,
-  type IExecuteFunctions,
-  type INodeExecutionData,
-  type INodeType,
-  type INodeTypeDescription,
-  NodeConnectionTypes,
+import type {
+  IDataObject,
+  IExecuteFunctions,
+  INodeExecutionData,
+  INodeType,
+  INodeTypeDescription,
 } from 'n8n-workflow'
+import { NodeConnectionTypes } from 'n8n-workflow'
 import {
   accessTokenOperations,
   forEachItem,
