@@ -39,6 +39,8 @@ export interface Entry {
   readonly knownDefect?: string
   /** The test file that wrote it (basename). */
   readonly file: string
+  /** Position within its file's rows (set by {@link record}: the order the rows were written). */
+  readonly order?: number
 }
 
 /** A figure with a numeric goal `value <= bound`. */
@@ -51,9 +53,13 @@ export function plain(value: number | string): Figure {
   return { value }
 }
 
+/** Rows written so far by this test file (each file runs in a process of its own). */
+let written = 0
+
 /** Writes an entry for the report. Entries of one run are collected by the global teardown. */
 export function record(entry: Entry): void {
   mkdirSync(RESULTS_DIRECTORY, { recursive: true })
   const name = entry.id.replace(/[^A-Za-z0-9._-]+/g, '_')
-  writeFileSync(join(RESULTS_DIRECTORY, `${name}.json`), `${JSON.stringify(entry, null, 2)}\n`)
+  const ordered: Entry = { ...entry, order: written++ }
+  writeFileSync(join(RESULTS_DIRECTORY, `${name}.json`), `${JSON.stringify(ordered, null, 2)}\n`)
 }

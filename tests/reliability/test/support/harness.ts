@@ -92,27 +92,6 @@ export class SimulatedTime {
   }
 }
 
-/**
- * Counts unhandled promise rejections in this process between {@link start} and {@link stop}
- * (the lifecycle rules promise none, whatever the token endpoint does).
- */
-export class UnhandledRejections {
-  readonly reasons: unknown[] = []
-  readonly #listener = (reason: unknown) => {
-    this.reasons.push(reason)
-  }
-
-  start(): this {
-    process.on('unhandledRejection', this.#listener)
-    return this
-  }
-
-  stop(): number {
-    process.off('unhandledRejection', this.#listener)
-    return this.reasons.length
-  }
-}
-
 /** Lets pending unhandled-rejection checks run (Node reports them after a macrotask). */
 export async function drainRejections(): Promise<void> {
   for (let turn = 0; turn < 5; turn++) await nextTurn()

@@ -33,10 +33,11 @@ function renewalFraction(rig: VendorRig): number {
 
 /**
  * Most token requests a correct client makes over `segments`: one per usable lifetime, where a
- * token is renewed no earlier than `1 - renewalFraction` of its life. With an absolute expiry
- * the usable life is up to 1 s shorter than granted (the server states whole seconds, and under
- * skew the `Date` header's 1 s resolution is charged against the token). One extra request per
- * segment covers the change of lifetime.
+ * token is renewed no earlier than `1 - renewalFraction` of its life, plus one per segment for
+ * the change of lifetime. When the server fixes expiries at whole seconds, a token lives up to
+ * 1 s less than granted: under skew the client charges that second to every token (the `Date`
+ * header has whole seconds too); without skew a fresh token may have anything from 0 to 1 s
+ * less, so the bound allows two requests per lifetime.
  */
 export function tokenRequestBound(
   rig: VendorRig,
@@ -44,13 +45,13 @@ export function tokenRequestBound(
   skew: number,
 ): number {
   const fraction = renewalFraction(rig)
+  const wholeSeconds = rig.absoluteExpiry
   let bound = 0
   for (const segment of plan) {
-    const usable = rig.absoluteExpiry ? segment.lifetime - 1 : segment.lifetime
-    bound += Math.ceil(segment.duration / (usable * 1000 * (1 - fraction))) + 1
+    const usable = wholeSeconds && skew !== 0 ? segment.lifetime - 1 : segment.lifetime
+    const perLifetime = wholeSeconds && skew === 0 ? 2 : 1
+    bound += perLifetime * Math.ceil(segment.duration / (usable * 1000 * (1 - fraction))) + 1
   }
-  // Without skew, a whole-second expiry leaves a fresh token anything from 0 to 1 s of life.
-  if (rig.absoluteExpiry && skew === 0) bound *= 2
   return bound
 }
 

@@ -1,5 +1,6 @@
+import { trackUnhandledRejections } from '@tokenkeeper/auth-core/testing'
 import { type Emulator, startEmulator } from '@tokenkeeper/emulator'
-import { drainRejections, SimulatedTime, UnhandledRejections } from './harness.ts'
+import { drainRejections, SimulatedTime } from './harness.ts'
 import { between, integerBetween, seededRandom } from './random.ts'
 import type { CallPath, VendorRig } from './vendors.ts'
 
@@ -92,7 +93,7 @@ export async function runSoak(scenario: SoakScenario): Promise<SoakFigures> {
     transport: time.transport,
     random: seededRandom(scenario.seed ^ 0x5eed),
   })
-  const unhandled = new UnhandledRejections().start()
+  const unhandled = trackUnhandledRejections()
 
   let apiCalls = 0
   let bursts = 0
@@ -164,7 +165,7 @@ export async function runSoak(scenario: SoakScenario): Promise<SoakFigures> {
       rejectedNotRecovered,
       failedCalls,
       sessionsKilled: 'sessionsKilled' in counters ? counters.sessionsKilled : 0,
-      unhandledRejections: unhandled.stop(),
+      unhandledRejections: unhandled.rejections.length,
       rssBefore: before.rss,
       rssAfter: after.rss,
       heapBefore: before.heap,

@@ -27,7 +27,10 @@ export interface VendorRig {
   readonly rejectionStatuses: readonly number[]
   /** Shortest token lifetime the vendor (and its emulation) allows, seconds. */
   readonly minimumLifetime: number
-  /** Whether the token's expiry is an absolute server time (corrected by the Date header). */
+  /**
+   * Whether the server fixes the token's end at a whole second (an absolute `exp` or
+   * `valid_till`), so a token may live up to 1 s less than its stated lifetime.
+   */
   readonly absoluteExpiry: boolean
   /** Sets the lifetime of the tokens the emulator issues to the demo credential, seconds. */
   setLifetime(emulator: Emulator, seconds: number): void
@@ -151,7 +154,9 @@ export const apiaxRig: VendorRig = {
   packageName: '@tokenkeeper/apiax',
   rejectionStatuses: [401],
   minimumLifetime: 1,
-  absoluteExpiry: false,
+  // Keycloak's access tokens are JWTs whose exp is whole seconds after the issue time: the token
+  // ends up to 1 s before expires_in says, whether or not the client reads exp.
+  absoluteExpiry: true,
   setLifetime: (emulator, seconds) => {
     emulator.apiax.configure({ accessTokenLifespan: seconds })
   },
