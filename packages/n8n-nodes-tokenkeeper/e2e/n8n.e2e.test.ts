@@ -35,7 +35,15 @@ let work: string
 
 beforeAll(async () => {
   // Fails with the installer's message when n8n cannot be installed: never skipped.
-  const installation = ensureN8n()
+  let installation: ReturnType<typeof ensureN8n>
+  try {
+    installation = ensureN8n()
+  } catch (error) {
+    throw new Error(
+      `n8n ${n8nVersion} on Node 24 could not be installed, so the end-to-end proof cannot run: ${(error as Error).message}`,
+      { cause: error },
+    )
+  }
   work = mkdtempSync(join(tmpdir(), 'n8n-nodes-tokenkeeper-e2e-'))
   execFileSync('pnpm', ['run', 'build'], { cwd: packageRoot, stdio: 'ignore' })
   execFileSync('npm', ['pack', '--pack-destination', work, '--silent'], {
