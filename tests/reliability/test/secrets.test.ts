@@ -20,6 +20,7 @@ import { createClearId, listIdentities, loadClearIdKeyFile } from '@tokenkeeper/
 import { runCli } from '@tokenkeeper/cli'
 import { type Emulator, startEmulator } from '@tokenkeeper/emulator'
 import { createRedisTokenStore } from '@tokenkeeper/store-redis'
+import { AkamaiIdentityCloudApi, ApiaxApi, ClearCfcApi, ClearIdApi } from 'n8n-nodes-tokenkeeper'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { atMost, plain, record } from './support/figures.ts'
 import { EchoServer, Sweep, type TokenMode } from './support/sweep.ts'
@@ -61,7 +62,53 @@ const OWNERS = [
   '@tokenkeeper/store-redis',
   '@tokenkeeper/emulator',
   '@tokenkeeper/cli',
+  'n8n-nodes-tokenkeeper',
 ] as const
+
+/** Options of n8n's `this.helpers.httpRequest` that the credentials use. */
+interface N8nRequestOptions {
+  url: string
+  method?: string
+  headers?: Record<string, string>
+  body?: unknown
+  abortSignal?: AbortSignal
+}
+
+/**
+ * A stand-in for n8n's request helper over real loopback HTTP (full response, no status errors,
+ * no redirects). Like n8n's own (axios), its errors carry the whole request, secrets included:
+ * the credentials must not pass them on.
+ */
+async function n8nHttpRequest(options: N8nRequestOptions): Promise<unknown> {
+  try {
+    const response = await fetch(options.url, {
+      method: options.method ?? 'GET',
+      headers: options.headers ?? {},
+      ...(typeof options.body === 'string' ? { body: options.body } : {}),
+      redirect: 'manual',
+      ...(options.abortSignal ? { signal: options.abortSignal } : {}),
+    })
+    return {
+      statusCode: response.status,
+      headers: Object.fromEntries(response.headers.entries()),
+      body: await response.text(),
+    }
+  } catch (cause) {
+    // axios's message names the problem; the request (and the secret) is on `config`.
+    const reason = (cause as { cause?: { code?: string } }).cause?.code ?? 'network error'
+    throw Object.assign(new Error(`connect ${reason}`), { code: reason, config: options })
+  }
+}
+
+/** An n8n credential type of the package: `preAuthentication` is what n8n calls. */
+interface N8nCredential {
+  preAuthentication(this: unknown, credentials: Record<string, unknown>): Promise<unknown>
+}
+
+/** Calls a credential's preAuthentication as n8n does, with the stand-in request helper. */
+function preAuthenticate(credential: N8nCredential, fields: Record<string, unknown>) {
+  return credential.preAuthentication.call({ helpers: { httpRequest: n8nHttpRequest } }, fields)
+}
 
 /** A buffer for the CLI's standard output or error. */
 function output() {
@@ -107,10 +154,13 @@ const readmeSource = (url: string): TokenSource => ({
     })
     if (response.status !== 200) {
       const oauth = readOAuthError(response)
+      // As the core README shows it: the secrets the request carried are redacted if echoed.
       throw tokenEndpointError(response, {
         vendor: 'sweep',
         now: now(),
         ...(oauth.error ? { oauthError: oauth.error } : {}),
+        ...(oauth.errorDescription ? { description: oauth.errorDescription } : {}),
+        secrets: [SECRETS.core, SECRETS.inUrl],
       })
     }
     throw new Error('unexpected success')
@@ -304,13 +354,13 @@ describe('secrets sweep', () => {
       const client = keep(createTokenClient(readmeSource(url), { logger: sweep.logger }))
       await sweep.fails(label, () => client.getToken())
     }
-    // rate-echo quotes the echoed `error` field: a known defect below.
+    // The echoes that quote the request in an OAuth field have their own test below.
     await echoModes(
       (mode) =>
         createTokenClient(readmeSource(`${echo.origin}/token/${mode}${query}`), {
           logger: sweep.logger,
         }),
-      TOKEN_MODES.filter((mode) => mode !== 'rate-echo'),
+      TOKEN_MODES.filter((mode) => !FORM_ECHOES.has(mode)),
     )
 
     // fetch() refusals name the origin, never the URL's credentials or query.
@@ -785,6 +835,97 @@ describe('secrets sweep', () => {
     expect(failed).toEqual([])
   })
 
+  it('n8n-nodes-tokenkeeper: refused credentials, hostile endpoints, request-helper errors', async () => {
+    sweep.owner = 'n8n-nodes-tokenkeeper'
+    const { clear, akamai, clearid, apiax } = emulator.urls
+    const credentials = {
+      clearid: (stsUrl: string, secret: string) => ({
+        environment: 'custom',
+        stsUrl,
+        apiUrl: stsUrl,
+        clientId: CLEARID_CLIENT,
+        authentication: 'clientSecret',
+        clientSecret: secret,
+      }),
+      clear: (baseUrl: string, secret: string) => ({
+        environment: 'custom',
+        baseUrl,
+        authentication: 'clientSecret',
+        clientSecret: secret,
+        tokenHeader: 'x-cleartax-auth-token',
+        headers: '{}',
+      }),
+      akamai: (baseUrl: string, secret: string) => ({
+        region: 'custom',
+        baseUrl,
+        customerId: AKAMAI.customerId,
+        clientId: AKAMAI.clientId,
+        clientSecret: secret,
+        scope: '*:webhooks/**',
+      }),
+      apiax: (origin: string, password: string) => ({
+        environment: 'custom',
+        tokenUrl: `${origin}/auth/realms/apiax/protocol/openid-connect/token`,
+        apiUrl: origin,
+        username: APIAX_USER,
+        password,
+        apiKey: SECRETS.apiaxApiKey,
+        useClientAssertion: false,
+      }),
+    }
+    const types = {
+      clearid: new ClearIdApi() as unknown as N8nCredential,
+      clear: new ClearCfcApi() as unknown as N8nCredential,
+      akamai: new AkamaiIdentityCloudApi() as unknown as N8nCredential,
+      apiax: new ApiaxApi() as unknown as N8nCredential,
+    }
+    await sweep.fails('ClearID, wrong secret', () =>
+      preAuthenticate(types.clearid, credentials.clearid(clearid.stsUrl, SECRETS.wrong)),
+    )
+    await sweep.fails('Clear, wrong secret', () =>
+      preAuthenticate(types.clear, credentials.clear(clear.baseUrl, SECRETS.wrong)),
+    )
+    await sweep.fails('Akamai, wrong secret', () =>
+      preAuthenticate(types.akamai, credentials.akamai(akamai.baseUrl, SECRETS.wrong)),
+    )
+    await sweep.fails('Apiax, wrong password', () =>
+      preAuthenticate(
+        types.apiax,
+        credentials.apiax(new URL(apiax.tokenUrl).origin, SECRETS.wrong),
+      ),
+    )
+    // The request helper's own error (connection refused) carries the whole request.
+    await sweep.fails('Clear, request helper error', () =>
+      preAuthenticate(types.clear, credentials.clear('http://127.0.0.1:1', SECRETS.clear)),
+    )
+    await sweep.fails('Apiax, request helper error', () =>
+      preAuthenticate(types.apiax, credentials.apiax('http://127.0.0.1:1', SECRETS.apiaxPassword)),
+    )
+    for (const mode of ['html-echo', 'plain-echo', 'huge-echo'] as const) {
+      echo.tokenMode = mode
+      await sweep.fails(`ClearID, STS ${mode}`, () =>
+        preAuthenticate(types.clearid, credentials.clearid(echo.origin, SECRETS.clearid)),
+      )
+      await sweep.fails(`Clear, token endpoint ${mode}`, () =>
+        preAuthenticate(types.clear, credentials.clear(echo.origin, SECRETS.clear)),
+      )
+      await sweep.fails(`Akamai, token endpoint ${mode}`, () =>
+        preAuthenticate(types.akamai, credentials.akamai(echo.origin, SECRETS.akamai)),
+      )
+      await sweep.fails(`Apiax, Keycloak ${mode}`, () =>
+        preAuthenticate(types.apiax, credentials.apiax(echo.origin, SECRETS.apiaxPassword)),
+      )
+    }
+    echo.tokenMode = 'issue'
+    await sweep.fails('ClearID, a private key that is not a key', () =>
+      preAuthenticate(types.clearid, {
+        ...credentials.clearid(clearid.stsUrl, ''),
+        authentication: 'privateKey',
+        privateKey: `-----BEGIN PRIVATE KEY-----\n${SECRETS.garbageKey}\n-----END PRIVATE KEY-----`,
+      }),
+    )
+  })
+
   it('emulator: registration errors and admin API answers', async () => {
     sweep.owner = '@tokenkeeper/emulator'
     await sweep.fails('Clear secret with a bad quota', () =>
@@ -858,19 +999,21 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('auth-core: tokenEndpointError quotes an echoed secret (README pattern)', async () => {
+  // Fixed in edbc680 and 9d6d723: tokenEndpointError takes the secrets to redact, and the
+  // README's example passes them.
+  it('auth-core: tokenEndpointError redacts an echoed secret (README pattern)', async () => {
     await focusedSweep(
       'core-oauth-error-echo',
       '@tokenkeeper/auth-core',
-      '@tokenkeeper/auth-core: a source written as in the README, the endpoint echoing the request in `error`',
-      'readOAuthError and tokenEndpointError cannot redact what was sent',
+      '@tokenkeeper/auth-core: a source written as in the README, the endpoint echoing the request in `error` and `error_description`',
+      undefined,
       async () => {
         await echoModes(
           (mode) =>
             createTokenClient(readmeSource(`${echo.origin}/token/${mode}${query}`), {
               logger: sweep.logger,
             }),
-          ['rate-echo'],
+          [...FORM_ECHOES],
         )
       },
     )

@@ -99,10 +99,14 @@ const SECTIONS: Record<Section, SectionSpec> = {
     title: 'Secrets',
     intro: [
       'Recognisable secret values (client secrets, passwords, private keys, API keys, issued',
-      'access and refresh tokens) are driven through every error path of every package and the',
-      'emulator. Every error message, `util.inspect` output (errors with their causes, clients,',
-      'tokens, settings), `JSON.stringify`, `TOKEN_CHANNELS` diagnostics event, logger call and',
-      'emulator log line is searched for each secret, also URL- and Base64-encoded.',
+      'access and refresh tokens) are driven through the error paths of every package, the',
+      '`tokenkeeper` CLI (its standard error and its encrypted cache file), the n8n credential',
+      "types (with a request helper whose errors carry the request, like n8n's) and the emulator,",
+      'including endpoints that echo the request back in every field a client might quote. Every',
+      'error message, `util.inspect` output (errors with their causes, clients, tokens),',
+      '`JSON.stringify`, `TOKEN_CHANNELS` and store diagnostics event, logger call and emulator',
+      'log line is searched for each secret, raw, URL-, form-, JSON- and Base64-encoded. Each leak',
+      'found has a focused row of its own.',
     ].join('\n'),
     columns: [
       { key: 'paths', label: 'error paths driven' },
