@@ -3,6 +3,7 @@ import {
   type Clock,
   createAccessToken,
   createTokenClient,
+  DEFAULT_REJECTION_GRACE,
   MemoryTokenStore,
   type StoredToken,
   systemClock,
@@ -95,8 +96,6 @@ interface IdentityState {
 const NEGATIVE_CACHE_MS = 30_000
 /** Other failures are remembered this long, ms, so items arriving just after one do not repeat it. */
 const RETRY_DELAY_MS = 1_000
-/** The core's default grace for a token that replaced a rejected one, ms. */
-const REJECTION_GRACE_MS = 10_000
 /** Most sources and identities remembered; the oldest are dropped first. */
 const MAX_REMEMBERED = 500
 
@@ -285,7 +284,7 @@ function rejectionGrace(entry: StoredToken, source: TokenSource): number {
   if (source.rejectionGrace !== undefined) return source.rejectionGrace
   const lifetime =
     entry.expiresAt === null ? Number.POSITIVE_INFINITY : entry.expiresAt - entry.issuedAt
-  return Math.min(REJECTION_GRACE_MS, lifetime / 10)
+  return Math.min(DEFAULT_REJECTION_GRACE, lifetime / 10)
 }
 
 /** Sends the probe with the stored token; true only if the API rejects the token. */

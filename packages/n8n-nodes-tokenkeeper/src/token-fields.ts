@@ -1,4 +1,9 @@
-import type { StoredToken, TokenSource, TokenState } from '@tokenkeeper/auth-core'
+import {
+  renewalWindows,
+  type StoredToken,
+  type TokenSource,
+  type TokenState,
+} from '@tokenkeeper/auth-core'
 import type { ICredentialDataDecryptedObject, IDataObject, INodeProperties } from 'n8n-workflow'
 
 /**
@@ -33,12 +38,6 @@ export const TOKEN_FIELDS = {
 
 /** Value of {@link TOKEN_FIELDS.status} while the stored token may be used. */
 export const STATUS_VALID = 'valid'
-
-/** How long before expiry a token must no longer be used (the core's default tolerance), ms. */
-export const CLOCK_TOLERANCE_MS = 30_000
-
-/** Largest advisory renewal window (the core's default), ms. */
-export const REFRESH_WINDOW_MS = 300_000
 
 const NEVER = 'never'
 
@@ -87,15 +86,13 @@ export function renewalTime(
   source: Pick<TokenSource, 'reissueRevokesPrevious' | 'refreshWindowRatio'>,
 ): number | null {
   if (entry.expiresAt === null) return null
-  const lifetime = Math.max(0, entry.expiresAt - entry.issuedAt)
-  const mandatory = Math.min(CLOCK_TOLERANCE_MS, lifetime * 0.1)
-  if (source.reissueRevokesPrevious) return Math.floor(entry.expiresAt - mandatory)
-  const advisory = Math.max(
-    Math.min(REFRESH_WINDOW_MS, lifetime * 0.2),
-    (source.refreshWindowRatio ?? 0) * lifetime,
-    mandatory * 2,
+  const windows = renewalWindows(
+    entry,
+    source.refreshWindowRatio !== undefined
+      ? { refreshWindowRatio: source.refreshWindowRatio }
+      : {},
   )
-  return Math.floor(entry.expiresAt - advisory)
+  return Math.floor(source.reissueRevokesPrevious ? windows.mandatoryAt : windows.advisoryAt)
 }
 
 /**

@@ -1,15 +1,18 @@
 import { inspect } from 'node:util'
-import type { ManualClock } from '@tokenkeeper/auth-core'
+import { DEFAULT_REFRESH_WINDOW, type ManualClock } from '@tokenkeeper/auth-core'
 import type { Emulator } from '@tokenkeeper/emulator'
 import type { ICredentialDataDecryptedObject } from 'n8n-workflow'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { authenticateRequest, preAuthenticate, usableToken } from '../src/credential-lifecycle.ts'
-import { REFRESH_WINDOW_MS, renewalTime } from '../src/token-fields.ts'
+import { renewalTime } from '../src/token-fields.ts'
 import { akamaiIdentityVendor } from '../src/vendors/akamai-identity.ts'
 import { apiaxVendor } from '../src/vendors/apiax.ts'
 import { clearCfcVendor } from '../src/vendors/clear-cfc.ts'
 import { clearIdVendor } from '../src/vendors/clearid.ts'
 import { evaluateStatus, fakeHttpRequest, loaded, run, setup } from './helpers.ts'
+
+/** The core's default advisory window cap, ms. */
+const REFRESH_WINDOW_MS = DEFAULT_REFRESH_WINDOW * 1000
 
 let emulator: Emulator
 let clock: ManualClock
