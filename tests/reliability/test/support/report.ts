@@ -161,8 +161,6 @@ interface RunData {
   node: string
   /** When these figures last changed (UTC date). */
   date: string
-  /** Real time of the whole run, seconds, rounded to 10 s. */
-  wallSeconds: number
   entries: Entry[]
 }
 
@@ -245,12 +243,9 @@ export function renderReport(data: ReportData): string {
     'run; when Node versions disagree, a cell shows each. ✗ marks a figure that misses its goal;',
     '"known defect" rows are `it.fails` tests that document an open bug until it is fixed.',
     '',
-    '| Node | figures last changed | suite wall time |',
-    '|---|---|---|',
-    ...majors.map(
-      (major) =>
-        `| ${data[major]!.node} | ${data[major]!.date} | about ${data[major]!.wallSeconds} s |`,
-    ),
+    '| Node | figures last changed |',
+    '|---|---|',
+    ...majors.map((major) => `| ${data[major]!.node} | ${data[major]!.date} |`),
   ]
   for (const section of SECTION_ORDER) {
     const spec = SECTIONS[section]
@@ -302,7 +297,7 @@ export function renderReport(data: ReportData): string {
       .sort((left, right) => left.id.localeCompare(right.id))
       .map((entry) => `    ${JSON.stringify(entry)}`)
       .join(',\n')
-    return `  ${JSON.stringify(major)}: {"node": ${JSON.stringify(run.node)}, "date": ${JSON.stringify(run.date)}, "wallSeconds": ${run.wallSeconds}, "entries": [\n${entries}\n  ]}`
+    return `  ${JSON.stringify(major)}: {"node": ${JSON.stringify(run.node)}, "date": ${JSON.stringify(run.date)}, "entries": [\n${entries}\n  ]}`
   })
   lines.push('', DATA_START, `{\n${block.join(',\n')}\n}`, DATA_END, '')
   return lines.join('\n')
@@ -328,13 +323,12 @@ function collectEntries(): Entry[] | undefined {
  * Merges this run's entries into the report under the running Node major and rewrites the file
  * if anything but noise changed.
  */
-export function writeReport(entries: Entry[], wallMs: number, today: string): boolean {
+export function writeReport(entries: Entry[], today: string): boolean {
   const existing = existsSync(REPORT_PATH) ? readFileSync(REPORT_PATH, 'utf8') : ''
   const data = readData(existing)
   const major = process.versions.node.split('.')[0]!
   const previous = data[major]
   const steadied = steady(entries, previous)
-  const wallSeconds = Math.max(10, Math.round(wallMs / 10_000) * 10)
   const unchanged =
     previous !== undefined &&
     previous.node === process.version &&
@@ -345,11 +339,6 @@ export function writeReport(entries: Entry[], wallMs: number, today: string): bo
   data[major] = {
     node: process.version,
     date: unchanged ? previous.date : today,
-    // Wall time is noise unless it moves a lot.
-    wallSeconds:
-      previous && Math.abs(previous.wallSeconds - wallSeconds) <= previous.wallSeconds * 0.5
-        ? previous.wallSeconds
-        : wallSeconds,
     entries: steadied,
   }
   const text = renderReport(data)
@@ -363,7 +352,6 @@ export function writeReport(entries: Entry[], wallMs: number, today: string): bo
  * RELIABILITY.md after them (only for a run of every test file without a name filter).
  */
 export default function setup(project: { config: { testNamePattern?: unknown } }) {
-  const started = performance.now()
   rmSync(RESULTS_DIRECTORY, { recursive: true, force: true })
   return () => {
     if (project.config.testNamePattern) {
@@ -373,7 +361,7 @@ export default function setup(project: { config: { testNamePattern?: unknown } }
     const entries = collectEntries()
     if (!entries) return
     const today = new Date().toISOString().slice(0, 10)
-    const written = writeReport(entries, performance.now() - started, today)
+    const written = writeReport(entries, today)
     console.log(written ? 'RELIABILITY.md updated' : 'RELIABILITY.md unchanged')
   }
 }
