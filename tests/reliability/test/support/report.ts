@@ -62,7 +62,9 @@ const SECTIONS: Record<Section, SectionSpec> = {
       'while the client holds a valid token (obtained 1 s before, lifetime 60 s), then, with a new',
       'client, before it has any. An API call is made every 5 s of simulated time throughout and',
       'after the endpoint is back. Per cell: API calls that failed while the endpoint misbehaved',
-      "(with a valid token, only calls after that token's expiry may fail), token requests the",
+      "(with a valid token, only calls after that token's expiry may fail; the exception is Clear",
+      'after a 2xx answer it cannot use: that answer may have been a reissue, which revokes the',
+      'current token, so the client stops using it, lifecycle rule 6), token requests the',
       'endpoint received during the outage (the bound follows from the backoff: first retry after',
       '0.5 to 1 s, doubling to at most 60 s, never before `Retry-After`, never sooner than the',
       "source's minimum interval, 5 min for Clear), and the simulated time from the endpoint's",
@@ -166,16 +168,89 @@ interface RunData {
 
 type ReportData = Record<string, RunData>
 
+/**
+ * The data block, compact: each row's description once, then per Node major only the figures,
+ * each as `[value]`, `[value, goal, met]` or, for a volatile one, `[value, goal, met, tolerance]`.
+ */
+interface StoredData {
+  rows: Omit<Entry, 'figures'>[]
+  runs: Record<
+    string,
+    { node: string; date: string; figures: Record<string, Record<string, unknown[]>> }
+  >
+}
+
+function encodeFigure(figure: Figure): unknown[] {
+  if (figure.volatile) {
+    return [figure.value, figure.goal ?? null, figure.met ?? null, figure.tolerance ?? 0]
+  }
+  if (figure.goal === undefined && figure.met === undefined) return [figure.value]
+  return [figure.value, figure.goal ?? null, figure.met ?? null]
+}
+
+function decodeFigure(encoded: unknown[]): Figure {
+  const [value, goal, met, tolerance] = encoded as [
+    number | string,
+    string | null,
+    boolean | null,
+    number?,
+  ]
+  return {
+    value,
+    ...(goal !== null && goal !== undefined ? { goal } : {}),
+    ...(met !== null && met !== undefined ? { met } : {}),
+    ...(tolerance !== undefined ? { volatile: true, tolerance } : {}),
+  }
+}
+
 /** Reads the data block of the current report, if any. */
 function readData(text: string): ReportData {
   const start = text.indexOf(DATA_START)
   if (start < 0) return {}
   const end = text.indexOf(DATA_END, start)
   try {
-    return JSON.parse(text.slice(start + DATA_START.length, end)) as ReportData
+    const stored = JSON.parse(text.slice(start + DATA_START.length, end)) as StoredData
+    const rows = new Map(stored.rows.map((row) => [row.id, row]))
+    const data: ReportData = {}
+    for (const [major, run] of Object.entries(stored.runs)) {
+      const entries: Entry[] = []
+      for (const [id, figures] of Object.entries(run.figures)) {
+        const row = rows.get(id)
+        if (!row) continue
+        const decoded: Record<string, Figure> = {}
+        for (const [key, encoded] of Object.entries(figures)) decoded[key] = decodeFigure(encoded)
+        entries.push({ ...row, figures: decoded })
+      }
+      data[major] = { node: run.node, date: run.date, entries }
+    }
+    return data
   } catch {
     return {}
   }
+}
+
+/** Writes the data block (rows sorted by id, one per line, so diffs stay readable). */
+function writeData(data: ReportData, majors: readonly string[]): string {
+  const rows = new Map<string, Omit<Entry, 'figures'>>()
+  for (const major of majors) {
+    for (const { figures: _figures, ...row } of data[major]!.entries) rows.set(row.id, row)
+  }
+  const rowLines = [...rows.values()]
+    .sort((left, right) => left.id.localeCompare(right.id))
+    .map((row) => `    ${JSON.stringify(row)}`)
+  const runLines = majors.map((major) => {
+    const run = data[major]!
+    const figureLines = [...run.entries]
+      .sort((left, right) => left.id.localeCompare(right.id))
+      .map((entry) => {
+        const encoded: Record<string, unknown[]> = {}
+        for (const [key, figure] of Object.entries(entry.figures))
+          encoded[key] = encodeFigure(figure)
+        return `      ${JSON.stringify(entry.id)}: ${JSON.stringify(encoded)}`
+      })
+    return `    ${JSON.stringify(major)}: {"node": ${JSON.stringify(run.node)}, "date": ${JSON.stringify(run.date)}, "figures": {\n${figureLines.join(',\n')}\n    }}`
+  })
+  return `{\n  "rows": [\n${rowLines.join(',\n')}\n  ],\n  "runs": {\n${runLines.join(',\n')}\n  }\n}`
 }
 
 function sameFigures(left: Entry[], right: Entry[]): boolean {
@@ -291,15 +366,7 @@ export function renderReport(data: ReportData): string {
       }
     }
   }
-  const block = majors.map((major) => {
-    const run = data[major]!
-    const entries = [...run.entries]
-      .sort((left, right) => left.id.localeCompare(right.id))
-      .map((entry) => `    ${JSON.stringify(entry)}`)
-      .join(',\n')
-    return `  ${JSON.stringify(major)}: {"node": ${JSON.stringify(run.node)}, "date": ${JSON.stringify(run.date)}, "entries": [\n${entries}\n  ]}`
-  })
-  lines.push('', DATA_START, `{\n${block.join(',\n')}\n}`, DATA_END, '')
+  lines.push('', DATA_START, writeData(data, majors), DATA_END, '')
   return lines.join('\n')
 }
 
