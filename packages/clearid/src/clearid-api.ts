@@ -2,6 +2,7 @@ import {
   ApiRequestError,
   ConfigurationError,
   excerpt,
+  redactSecrets,
   type TokenClient,
 } from '@tokenkeeper/auth-core'
 import {
@@ -79,7 +80,8 @@ export interface ListClearIdIdentitiesOptions extends ClearIdApiSettings {
 /**
  * An Identity API call answered with an error status (after the one renewal-and-retry on 401),
  * or a 2xx without a list: core's `ApiRequestError` (code `API_REQUEST_FAILED`, `status`,
- * `retryable` for 429 and 5xx) with the service's trace id. The message never quotes a body.
+ * `retryable` for 429 and 5xx) with the service's trace id. The message never quotes a body; it
+ * quotes the answer's `title` and `traceId` only with the token that was sent redacted from them.
  */
 export class ClearIdApiError extends ApiRequestError {
   override name = 'ClearIdApiError'
@@ -91,6 +93,14 @@ export class ClearIdApiError extends ApiRequestError {
     if (options.traceId !== undefined) this.traceId = options.traceId
   }
 }
+
+/**
+ * What {@link listIdentities} needs of a token client: `fetch`, and `getAuthHeaders` to learn
+ * the token it sent, so that an error answer echoing the request can be quoted without it
+ * (without `getAuthHeaders`, error answers are not quoted at all).
+ */
+export type ClearIdApiClient = Pick<TokenClient, 'fetch'> &
+  Partial<Pick<TokenClient, 'getAuthHeaders'>>
 
 /**
  * Lists the identities of the account (`GET /api/v2/accounts/{accountId}/identities`) through
@@ -105,7 +115,7 @@ export class ClearIdApiError extends ApiRequestError {
  * const { identities } = await listIdentities(clearId, { environment: 'demo', query: { take: 50 } })
  */
 export async function listIdentities(
-  client: Pick<TokenClient, 'fetch'>,
+  client: ClearIdApiClient,
   options: ListClearIdIdentitiesOptions = {},
 ): Promise<ClearIdIdentityList> {
   const { query, signal, ...settings } = options
@@ -131,7 +141,9 @@ export async function listIdentities(
   } catch {
     body = undefined
   }
-  if (!response.ok) throw apiError(response.status, body, url)
+  if (!response.ok) {
+    throw apiError(response.status, body, url, await sentCredentials(client, signal))
+  }
   const identities = Array.isArray(body) ? body : findList(body)
   if (identities === undefined) {
     throw new ClearIdApiError(
@@ -158,10 +170,41 @@ function findList(body: unknown): unknown[] | undefined {
   return undefined
 }
 
-function apiError(status: number, body: unknown, url: URL): ClearIdApiError {
-  const problem = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}
-  const title = excerpt(problem.title) ?? excerpt(problem.message)
-  const traceId = excerpt(problem.traceId, 100)
+/**
+ * The credentials in the auth headers the client presents (the token after `Bearer`): an
+ * API that echoes the request puts them in its answer. `undefined` when they cannot be had; the
+ * answer is then not quoted. After `fetch` they are the headers of the request that was answered
+ * (the one retry after a 401 uses the then current token, which is still current).
+ */
+async function sentCredentials(
+  client: ClearIdApiClient,
+  signal: AbortSignal | undefined,
+): Promise<string[] | undefined> {
+  if (typeof client.getAuthHeaders !== 'function') return undefined
+  try {
+    const headers = await client.getAuthHeaders(signal ? { signal } : undefined)
+    // The credential after its scheme (`Bearer`): redacting it covers the whole header too.
+    return Object.values(headers).map((value) => value.replace(/^\S+\s+/, ''))
+  } catch {
+    return undefined
+  }
+}
+
+function apiError(
+  status: number,
+  body: unknown,
+  url: URL,
+  secrets: readonly string[] | undefined,
+): ClearIdApiError {
+  const problem =
+    secrets !== undefined && typeof body === 'object' && body !== null
+      ? (body as Record<string, unknown>)
+      : {}
+  // Redacted before shortening, so that a cut cannot leave a piece of the token behind.
+  const quote = (value: unknown, max?: number) =>
+    typeof value === 'string' ? excerpt(redactSecrets(value, secrets ?? []), max) : undefined
+  const title = quote(problem.title) ?? quote(problem.message)
+  const traceId = quote(problem.traceId, 100)
   const hint =
     status === 401
       ? 'the token was rejected even after renewal; check that the STS and the API are in the same environment'

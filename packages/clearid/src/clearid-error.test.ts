@@ -96,18 +96,32 @@ describe('IdentityServer errors become typed, non-retryable errors that name the
     )
   })
 
-  it('keeps the server description, but not when it echoes what was sent', () => {
+  it('keeps the server description, with an echo of what was sent redacted in every spelling', () => {
     expect(mapped(answer(400, fixture('invalid-grant.json')), ASSERTION_GRANT).message).toContain(
       'invalid_grant: The assertion is not valid',
     )
+    const formEncoded = new URLSearchParams({ client_secret: CLIENT_SECRET }).toString()
     const echo = JSON.stringify({
       error: 'invalid_client',
-      error_description: `bad secret ${CLIENT_SECRET}`,
+      error_description: `bad secret ${CLIENT_SECRET}; body ${formEncoded}; url ${encodeURIComponent(CLIENT_SECRET)}`,
     })
     const error = mapped(answer(400, echo), SECRET_GRANT, [CLIENT_SECRET])
-    expect(error.message).not.toContain(CLIENT_SECRET)
-    expect(error.message).not.toContain('bad secret')
+    expect(error.message).toContain(
+      'bad secret [redacted]; body client_secret=[redacted]; url [redacted]',
+    )
+    expect(error.message).not.toContain('SECRET-sentinel')
     expect(error.oauthError).toBe('invalid_client')
+  })
+
+  it('redacts an echoed secret in the error code and before the description is shortened', () => {
+    const echo = JSON.stringify({
+      error: `x ${encodeURIComponent(CLIENT_SECRET)}`,
+      error_description: `${'.'.repeat(190)} ${CLIENT_SECRET}`,
+    })
+    const error = mapped(answer(400, echo), SECRET_GRANT, [CLIENT_SECRET])
+    expect(error.oauthError).toBe('x [redacted]')
+    expect(error.message).toContain('[redacted]')
+    expect(`${error.message} ${JSON.stringify(error)}`).not.toContain('SECRET-sentinel')
   })
 
   it('401 or 403 without an OAuth body points at the credential too', () => {

@@ -1,5 +1,6 @@
 import {
   readOAuthError,
+  redactSecrets,
   type TokenEndpointError,
   type TransportResponse,
   tokenEndpointError,
@@ -15,8 +16,8 @@ export interface ClearIdErrorContext {
   /** The token endpoint that answered, for hints about a wrong `stsUrl`. */
   readonly tokenUrl: string
   /**
-   * Secret values sent in the request (client secret, assertion). A server description that
-   * echoes one is dropped rather than shown.
+   * Secret values sent in the request (client secret, assertion). A server answer that echoes
+   * one (raw, URL- or form-encoded) has it replaced with `[redacted]`.
    */
   readonly sentSecrets: readonly string[]
 }
@@ -72,24 +73,28 @@ function hintFor(
  * Maps an error answer of ClearID's STS (IdentityServer: HTTP 400 with `error` and
  * `error_description`) to a {@link TokenEndpointError} whose message says which setting is
  * probably wrong. 400/401/403 are not retryable; 429 and 5xx are (the core decides from the
- * status). The request and raw body are never quoted.
+ * status). The request and raw body are never quoted; an echoed secret in the quoted
+ * `error`/`error_description` is redacted.
  */
 export function clearIdTokenError(
   response: TransportResponse,
   context: ClearIdErrorContext,
 ): TokenEndpointError {
-  const { error, errorDescription } = readOAuthError(response)
-  // The description is excerpted, so an echoed secret could be cut in half: judge by the body.
-  const echoesSecret = context.sentSecrets.some(
-    (secret) => secret.length > 0 && response.body.includes(secret),
-  )
+  // Redacted in the body first: the description is shortened when read, and a cut through an
+  // echoed secret would leave a piece that no longer matches it.
+  const { error, errorDescription } = readOAuthError({
+    ...response,
+    body: redactSecrets(response.body, context.sentSecrets),
+  })
   const hint = hintFor(error, response.status, context)
   return tokenEndpointError(response, {
     vendor: VENDOR,
     now: context.now,
     ...(error ? { oauthError: error } : {}),
-    ...(errorDescription && !echoesSecret ? { description: errorDescription } : {}),
+    ...(errorDescription ? { description: errorDescription } : {}),
     ...(hint ? { hint } : {}),
+    // Again after parsing, for spellings only JSON unescaping reveals.
+    secrets: context.sentSecrets,
   })
 }
 

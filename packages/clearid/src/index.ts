@@ -1,6 +1,7 @@
 /** Re-exported so a key or secret can be wrapped without importing the core. */
 export { Secret } from '@tokenkeeper/auth-core'
 export {
+  type ClearIdApiClient,
   ClearIdApiError,
   type ClearIdApiLocation,
   type ClearIdApiSettings,
