@@ -1,5 +1,7 @@
 import {
   excerpt,
+  redactSecrets,
+  type SecretInput,
   type TokenEndpointError,
   type TransportResponse,
   tokenEndpointError,
@@ -30,19 +32,23 @@ export interface ClearErrorContext {
   receivedAt: number
   /** The Clear API base URL the request went to (named in hints). */
   baseUrl: string
-  /** Values that must never be repeated in a message even if Clear echoes them. */
-  secrets?: readonly string[]
+  /**
+   * Values that must never be repeated in a message even if Clear echoes them (raw, URL- or
+   * form-encoded): the client secret that was sent.
+   */
+  secrets?: ReadonlyArray<SecretInput | undefined>
 }
 
 /**
  * Reads the first entry of Clear's error body
  * `{ "errors": [ { "error_code", "error_message", "error_source", "error_id" } ] }`.
  * Also accepts the business-API shape `{ "errorCode", "errorMessage" }`. Returns `{}` for
- * anything else (HTML pages, empty bodies).
+ * anything else (HTML pages, empty bodies). `secrets` (the values the request carried) are
+ * replaced with `[redacted]` in every field, in each spelling an echo may use.
  */
 export function readClearError(
   response: TransportResponse,
-  secrets: readonly string[] = [],
+  secrets: ReadonlyArray<SecretInput | undefined> = [],
 ): ClearErrorDetails {
   const body = tryParseJsonObject(response)
   if (!body) return {}
@@ -76,11 +82,13 @@ export function clearTokenEndpointError(
   const status = response.status
   let retryAt: number | undefined
   if (status === 429 && !response.headers['retry-after']?.trim()) {
-    retryAt = nextQuotaReset({
+    const reset = nextQuotaReset({
       sentAt: context.sentAt,
       receivedAt: context.receivedAt,
       ...(response.headers.date ? { date: response.headers.date } : {}),
     })
+    // Only a local clock at the end of Date's range gives none; the core's Retry-After rules apply.
+    if (isTime(reset)) retryAt = reset
   }
   return tokenEndpointError(response, {
     vendor: VENDOR,
@@ -90,6 +98,7 @@ export function clearTokenEndpointError(
     ...(details.message ? { description: details.message } : {}),
     ...(details.id ? { vendorErrorId: details.id } : {}),
     ...(retryAt !== undefined ? { retryAt } : {}),
+    ...(context.secrets ? { secrets: context.secrets } : {}),
   })
 }
 
@@ -103,7 +112,8 @@ export const QUOTA_RESET_MARGIN = 60_000
  * The local epoch ms at which to ask again after a 429 without `Retry-After`: the next
  * 00:00 UTC on Clear's clock, when its daily count of token requests resets, plus
  * {@link QUOTA_RESET_MARGIN}. The server's `Date` header corrects for a local clock that is off;
- * of the skews the header allows, the one that puts the reset latest is taken.
+ * of the skews the header allows, the one that puts the reset latest is taken. A `Date` whose
+ * next midnight lies past the range of `Date` is ignored.
  */
 export function nextQuotaReset(exchange: {
   sentAt: number
@@ -114,13 +124,26 @@ export function nextQuotaReset(exchange: {
   // The server stamped `Date` (rounded down to the second) at some point of the exchange; the
   // smallest skew consistent with that is against the end of the exchange.
   const skew = Number.isNaN(serverTime) ? 0 : serverTime - exchange.receivedAt
-  const serverNow = new Date(exchange.receivedAt + skew)
+  const reset = resetAfter(exchange.receivedAt, skew)
+  // A `Date` whose next midnight Date cannot represent (the last day of its range) is not a
+  // clock worth believing: the local clock decides instead.
+  return isTime(reset) ? reset : resetAfter(exchange.receivedAt, 0)
+}
+
+/** The next 00:00 UTC on a clock `skew` ms ahead of the local one, in local ms, plus the margin. */
+function resetAfter(receivedAt: number, skew: number): number {
+  const serverNow = new Date(receivedAt + skew)
   const midnight = Date.UTC(
     serverNow.getUTCFullYear(),
     serverNow.getUTCMonth(),
     serverNow.getUTCDate() + 1,
   )
   return midnight - skew + QUOTA_RESET_MARGIN
+}
+
+/** A number that `Date` can represent (within ±8.64e15 ms of the epoch). */
+function isTime(value: number): boolean {
+  return Number.isFinite(value) && !Number.isNaN(new Date(value).getTime())
 }
 
 function hintFor(status: number, baseUrl: string, untilMidnight: boolean): string {
@@ -155,15 +178,15 @@ function hintFor(status: number, baseUrl: string, untilMidnight: boolean): strin
   return 'Check the clientSecret and baseUrl settings'
 }
 
-function clean(value: unknown, secrets: readonly string[], max: number): string | undefined {
+function clean(
+  value: unknown,
+  secrets: ReadonlyArray<SecretInput | undefined>,
+  max: number,
+): string | undefined {
   if (typeof value === 'number') return excerpt(String(value), max)
   if (typeof value !== 'string') return undefined
   // Redact before shortening, so a cut cannot leave part of an echoed secret behind.
-  let redacted = value
-  for (const secret of secrets) {
-    if (secret.length > 0) redacted = redacted.split(secret).join('[redacted]')
-  }
-  return excerpt(redacted, max)
+  return excerpt(redactSecrets(value, secrets), max)
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

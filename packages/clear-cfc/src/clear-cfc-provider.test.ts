@@ -553,6 +553,90 @@ describe('secrets never appear in output', () => {
   })
 })
 
+/** Every spelling in which an echoing server can repeat a value it received. */
+function spellings(value: string): string[] {
+  return [
+    ...new Set([
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams({ v: value }).toString().slice(2),
+      JSON.stringify(value).slice(1, -1),
+    ]),
+  ]
+}
+
+describe('a token endpoint that echoes the secret it received', () => {
+  it('in errors[] of a 2xx or an error status, in every spelling: redacted everywhere', async () => {
+    const lines: string[] = []
+    const log = (message: string, fields?: unknown) =>
+      lines.push(`${message} ${inspect(fields, { depth: 10 })}`)
+    const logger = { debug: log, info: log, warn: log, error: log }
+    const events = captureTokenEvents()
+    const echo = (sent: string) =>
+      `x-clear-client-secret=${sent} ${encodeURIComponent(sent)} ${new URLSearchParams({ s: sent })}`
+    const answers: Array<(sent: string) => { status: number; body: unknown }> = [
+      // A 2xx without a token whose errors[] (and other fields) quote the request.
+      (sent) => ({
+        status: 200,
+        body: { error: echo(sent), message: echo(sent), errors: [{ error_message: echo(sent) }] },
+      }),
+      // The same with the secret across the 200-character cut of error_message.
+      (sent) => ({
+        status: 200,
+        body: { errors: [{ error_message: `${'.'.repeat(190)} ${sent}`, error_id: echo(sent) }] },
+      }),
+      (sent) => ({
+        status: 401,
+        body: {
+          errors: [{ error_code: echo(sent), error_message: echo(sent), error_id: echo(sent) }],
+        },
+      }),
+    ]
+    const outputs: string[] = []
+    const messages: string[] = []
+    try {
+      for (const answer of answers) {
+        const agent = createMockAgent()
+        tokenEndpoint(agent, (_index, request) =>
+          answer(request.headers['x-clear-client-secret'] ?? ''),
+        )
+        const client = track(
+          createClearCfc({
+            clientSecret: CLIENT_SECRET,
+            environment: 'india-sandbox',
+            dispatcher: agent,
+            clock: new ManualClock(START),
+            logger,
+          }),
+        )
+        const error = await client.getToken().catch((caught: unknown) => caught)
+        expect(TokenKeeperError.is(error)).toBe(true)
+        messages.push((error as Error).message)
+        outputs.push(
+          (error as Error).message,
+          String((error as Error).stack),
+          inspect(error, { depth: 10, showHidden: true }),
+          JSON.stringify(error),
+          inspect(client, { depth: 10 }),
+        )
+      }
+    } finally {
+      events.stop()
+    }
+    outputs.push(lines.join('\n'), JSON.stringify(events.events))
+    expect(lines.length).toBeGreaterThan(0)
+    expect(events.events.length).toBeGreaterThan(0)
+    expect(messages[0]).toContain(
+      'has errors instead of an access_token (x-clear-client-secret=[redacted] [redacted] s=[redacted])',
+    )
+    expect(messages[2]).toContain('x-clear-client-secret=[redacted]')
+    const output = outputs.join('\n')
+    for (const spelling of spellings(CLIENT_SECRET)) expect(output).not.toContain(spelling)
+    // Nor a piece of one cut off by a shortened message.
+    expect(output).not.toContain('SECRET-sentinel')
+  })
+})
+
 describe('close()', () => {
   it('leaves no timer and refuses later calls', async () => {
     const { client, clock } = setup()

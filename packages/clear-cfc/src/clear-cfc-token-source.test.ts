@@ -18,6 +18,7 @@ import {
   tokenEndpoint,
 } from '../test/helpers.ts'
 import { CLEAR_ENVIRONMENTS } from './clear-cfc-environments.ts'
+import { nextQuotaReset } from './clear-cfc-error.ts'
 import { createClearCfc } from './clear-cfc-provider.ts'
 import {
   clearCfcTokenSource,
@@ -264,6 +265,24 @@ describe('parsing the token response', () => {
   })
 })
 
+describe('parseClearTokenResponse with the secret that was sent', () => {
+  it('redacts it from the errors of a 2xx in every spelling', () => {
+    const said = `bad ${CLIENT_SECRET} ${encodeURIComponent(CLIENT_SECRET)} ${new URLSearchParams({ s: CLIENT_SECRET })}`
+    const answer = json({ errors: [{ error_code: said, error_message: said, error_id: said }] })
+    const caught = (() => {
+      try {
+        parseClearTokenResponse(answer, { secrets: [CLIENT_SECRET] })
+      } catch (error) {
+        return error as Error
+      }
+      return undefined
+    })()
+    expect(caught).toBeInstanceOf(InvalidTokenResponseError)
+    expect(caught?.message).toContain('bad [redacted] [redacted] s=[redacted]')
+    expect(caught?.message).not.toContain('SECRET-sentinel')
+  })
+})
+
 describe('valid_till through the client (expiry on the local clock)', () => {
   async function issue(validTill: unknown, headers: Record<string, string> = {}) {
     const agent = createMockAgent()
@@ -440,6 +459,25 @@ describe('token endpoint errors', () => {
       headers: { date: 'Thu, 01 Jan 2026 00:10:00 GMT' },
     })
     expect(ahead.retryAt).toBe(Date.parse('2026-01-01T23:51:00Z'))
+  })
+
+  it('429 with a Date on the last day Date can represent: the local clock decides the reset', async () => {
+    for (const date of [
+      new Date(8.64e15).toUTCString(),
+      'Fri, 12 Sep 275760 23:59:59 GMT',
+      new Date(-8.64e15).toUTCString(),
+    ]) {
+      const error = await failWith({ status: 429, body: '{}', headers: { date } })
+      expect(error).toMatchObject({ code: 'TOKEN_ENDPOINT_RATE_LIMITED', retryable: true })
+      expect(Number.isFinite(error.retryAt)).toBe(true)
+      expect(error.message).toContain('Not retrying before')
+    }
+    expect(
+      nextQuotaReset({ sentAt: START, receivedAt: START, date: new Date(8.64e15).toUTCString() }),
+    ).toBe(Date.parse('2026-01-02T00:01:00Z'))
+    expect(
+      nextQuotaReset({ sentAt: START, receivedAt: START, date: new Date(-8.64e15).toUTCString() }),
+    ).toBe(Date.parse('2026-01-02T00:01:00Z'))
   })
 
   it.each([

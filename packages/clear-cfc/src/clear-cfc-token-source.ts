@@ -5,6 +5,7 @@ import {
   type IssuedToken,
   MAX_LIFETIME_SECONDS,
   parseJsonObject,
+  type SecretInput,
   type TokenRequestContext,
   type TokenSource,
   type TransportResponse,
@@ -133,7 +134,7 @@ async function requestToken(
       secrets: [secret],
     })
   }
-  return parseClearTokenResponse(response, { now: receivedAt })
+  return parseClearTokenResponse(response, { now: receivedAt, secrets: [secret] })
 }
 
 /** Options of {@link parseClearTokenResponse}. */
@@ -144,6 +145,11 @@ export interface ParseClearTokenOptions {
    * and cost another request, which revokes it).
    */
   now?: number
+  /**
+   * Values the request carried (the client secret): a 2xx whose `errors[]` echo one has it
+   * replaced with `[redacted]` in the error message.
+   */
+  secrets?: ReadonlyArray<SecretInput | undefined>
 }
 
 /**
@@ -163,7 +169,7 @@ export function parseClearTokenResponse(
 
   const value = body.access_token ?? body['access-token']
   if (value === undefined || value === null) {
-    const error = readClearError(response)
+    const error = readClearError(response, options.secrets)
     if (error.code || error.message || error.id) {
       throw invalid(
         `has errors instead of an access_token (${[error.code, error.message].filter(Boolean).join(': ')}${error.id ? ` [error_id ${error.id}]` : ''})`,
