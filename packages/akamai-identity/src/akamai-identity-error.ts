@@ -1,6 +1,8 @@
 import {
   excerpt,
   readOAuthError,
+  redactSecrets,
+  type SecretInput,
   type TokenEndpointError,
   type TransportResponse,
   tokenEndpointError,
@@ -21,10 +23,10 @@ export interface AkamaiIdentityErrorContext {
   /** Origin of the token endpoint, named in 404 messages. */
   origin: string
   /**
-   * Values that must never reach a message even if the server echoes them (the client secret,
-   * raw and form-encoded).
+   * Values that must never reach a message even if the server echoes them (the client secret and
+   * the Basic credential): replaced with `[redacted]` raw, URL- and form-encoded.
    */
-  redact?: readonly string[]
+  redact?: ReadonlyArray<SecretInput | undefined>
 }
 
 const CREDENTIALS_HINT = `Check clientId and clientSecret (${ENV.clientId}, ${ENV.clientSecret}): they must be the configuration client Akamai set up for this customer, not a login or API client`
@@ -63,15 +65,6 @@ function hintFor(
   return undefined
 }
 
-function scrub(text: string | undefined, secrets: readonly string[]): string | undefined {
-  if (text === undefined) return undefined
-  let clean = text
-  for (const secret of secrets) {
-    if (secret.length > 0) clean = clean.replaceAll(secret, '[redacted]')
-  }
-  return clean
-}
-
 /** A short description from the body: OAuth `error_description`, else `errors` or `message`. */
 function describe(response: TransportResponse, description: string | undefined) {
   if (description) return description
@@ -97,15 +90,19 @@ export function akamaiIdentityTokenError(
   context: AkamaiIdentityErrorContext,
 ): TokenEndpointError {
   const secrets = context.redact ?? []
-  const oauth = readOAuthError(response)
-  const oauthError = scrub(oauth.error, secrets)
-  const description = scrub(describe(response, oauth.errorDescription), secrets)
-  const hint = hintFor(response.status, oauthError, context)
+  // Redacted in the body first: descriptions are shortened when read, and a cut through an echoed
+  // secret would leave a piece that no longer matches it.
+  const redacted = { ...response, body: redactSecrets(response.body, secrets) }
+  const oauth = readOAuthError(redacted)
+  const description = describe(redacted, oauth.errorDescription)
+  const hint = hintFor(response.status, oauth.error, context)
   return tokenEndpointError(response, {
     vendor: VENDOR,
     now: context.now,
-    ...(oauthError ? { oauthError } : {}),
+    ...(oauth.error ? { oauthError: oauth.error } : {}),
     ...(description ? { description } : {}),
     ...(hint ? { hint } : {}),
+    // Again after parsing, for spellings only JSON unescaping reveals.
+    secrets,
   })
 }

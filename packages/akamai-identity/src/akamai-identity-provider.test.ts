@@ -23,6 +23,7 @@ import {
 import { createAkamaiIdentity } from './akamai-identity-provider.ts'
 import { AKAMAI_IDENTITY_ENVIRONMENT } from './akamai-identity-settings.ts'
 import { akamaiIdentityTokenSource } from './akamai-identity-token-source.ts'
+import { createAkamaiWebhooks } from './akamai-identity-webhooks.ts'
 
 const SUBSCRIPTIONS_PATH = `/${CUSTOMER_ID}/webhooks/subscriptions`
 const SUBSCRIPTIONS_URL = `${BASE_URL}${SUBSCRIPTIONS_PATH}`
@@ -375,5 +376,150 @@ describe('secrets never appear in output', () => {
     ]) {
       expect(everything).not.toContain(forbidden)
     }
+  })
+})
+
+/** Every spelling in which an echoing server can repeat a value it received. */
+function spellings(value: string): string[] {
+  return [
+    ...new Set([
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams({ v: value }).toString().slice(2),
+      JSON.stringify(value).slice(1, -1),
+    ]),
+  ]
+}
+
+/** Everything an error shows: message, stack, inspect and JSON. */
+function renderings(value: unknown): string {
+  return [
+    value instanceof Error ? `${value.message}\n${value.stack}` : '',
+    inspect(value, { depth: 10, showHidden: true }),
+    JSON.stringify(value) ?? '',
+  ].join('\n')
+}
+
+describe('servers that echo the request', () => {
+  it('the token endpoint echoing the secret and the Basic credential: redacted in every spelling', async () => {
+    const secret = 'SECRET-sentinel-123:%+ ü'
+    const basic = Buffer.from(`${CLIENT_ID}:${encodeURIComponent(secret)}`).toString('base64')
+    const echo = (request: { body: string; headers: Record<string, string> }) =>
+      `body=${request.body} authorization=${request.headers.authorization} ${encodeURIComponent(request.headers.authorization ?? '')} secret ${secret} ${encodeURIComponent(secret)} ${new URLSearchParams({ s: secret })}`
+    const answers = [
+      (text: string) => ({
+        status: 400,
+        body: { error: 'invalid_client', error_description: text },
+      }),
+      (text: string) => ({ status: 401, body: { error: text, error_description: text } }),
+      (text: string) => ({ status: 403, body: { errors: [text], message: text } }),
+      // The secret across the 200-character cut of the description.
+      () => ({
+        status: 401,
+        body: { error: 'invalid_client', error_description: `${'.'.repeat(190)} ${secret}` },
+      }),
+      (text: string) => ({
+        status: 429,
+        body: { error: 'slow_down', error_description: text },
+        headers: { 'retry-after': '1' },
+      }),
+    ]
+    const endpoint = tokenEndpoint(agent, (index, request) =>
+      (answers[index] ?? answers[0]!)(echo(request)),
+    )
+    const capture = captureTokenEvents()
+    const { lines, logger } = recordingLogger()
+    const outputs: string[] = []
+    const messages: string[] = []
+    try {
+      for (let attempt = 0; attempt < answers.length; attempt++) {
+        const client = akamai({ clientSecret: secret, logger })
+        const error = await client.getToken().catch((caught: unknown) => caught)
+        expect(error).toBeInstanceOf(TokenEndpointError)
+        messages.push((error as Error).message)
+        outputs.push(renderings(error), inspect(client, { depth: 10, showHidden: true }))
+      }
+    } finally {
+      capture.stop()
+    }
+    outputs.push(JSON.stringify(capture.events), ...lines)
+    expect(endpoint.requests).toHaveLength(answers.length)
+    expect(endpoint.requests[0]?.headers.authorization).toBe(`Basic ${basic}`)
+    expect(lines.length).toBeGreaterThan(0)
+    expect(capture.events.length).toBeGreaterThan(0)
+    expect(messages[0]).toContain('authorization=Basic [redacted]')
+    expect(messages[0]).toContain('secret [redacted] [redacted] s=[redacted]')
+    const everything = outputs.join('\n')
+    for (const value of [secret, basic]) {
+      for (const spelling of spellings(value)) expect(everything).not.toContain(spelling)
+    }
+    expect(everything).not.toContain('SECRET-sentinel')
+  })
+
+  it('the Webhooks API echoing the token: redacted from the message, apiMessage and output', async () => {
+    tokenEndpoint(agent, numberedTokens())
+    const sent: string[] = []
+    const statuses = [400, 403, 403, 404, 500]
+    agent
+      .get(BASE_URL)
+      .intercept({ path: SUBSCRIPTIONS_PATH, method: 'GET' })
+      .reply((options) => {
+        const authorization = headerRecord(options.headers).authorization ?? ''
+        sent.push(authorization.replace(/^Bearer /, ''))
+        const echo = `GET ${options.path} authorization=${authorization} ${encodeURIComponent(authorization)}`
+        return {
+          statusCode: statuses[sent.length - 1] ?? 500,
+          data: JSON.stringify({
+            errors: [echo, { nested: echo }],
+            message: echo,
+            error_description: echo,
+          }),
+          responseOptions: { headers: { 'content-type': 'application/json' } },
+        }
+      })
+      .persist()
+    const capture = captureTokenEvents()
+    const { lines, logger } = recordingLogger()
+    const client = akamai({ logger })
+    const webhooks = createAkamaiWebhooks(client, settings)
+    const errors: unknown[] = []
+    try {
+      // 400, 403 (renewed and retried, 403 again), 404 and 500.
+      for (let call = 0; call < 4; call++) {
+        errors.push(await webhooks.list().catch((caught: unknown) => caught))
+      }
+    } finally {
+      capture.stop()
+    }
+    expect(errors.map((error) => (error as { status?: number }).status)).toEqual([
+      400, 403, 404, 500,
+    ])
+    expect(new Set(sent)).toEqual(new Set(['opaque-token-1', 'opaque-token-2']))
+    const first = errors[0] as { apiMessage?: string; message: string }
+    expect(first.apiMessage).toContain('authorization=Bearer [redacted] Bearer%20[redacted]')
+    expect(first.message).toContain('(GET /')
+    const everything = [...errors.map(renderings), JSON.stringify(capture.events), ...lines].join(
+      '\n',
+    )
+    for (const token of sent) {
+      for (const spelling of spellings(token)) expect(everything).not.toContain(spelling)
+    }
+  })
+
+  it('a client without getAuthHeaders: the echoing answer is not quoted at all', async () => {
+    const token = 'TOKEN-sentinel-opaque-4711'
+    const client = {
+      fetch: async () =>
+        new Response(JSON.stringify({ errors: `authorization=Bearer ${token}` }), {
+          status: 403,
+          headers: { 'content-type': 'application/json' },
+        }),
+    }
+    const error = await createAkamaiWebhooks(client, settings)
+      .list()
+      .catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ name: 'AkamaiIdentityApiError', status: 403 })
+    expect((error as { apiMessage?: string }).apiMessage).toBeUndefined()
+    expect(renderings(error)).not.toContain(token)
   })
 })

@@ -56,12 +56,15 @@ export function processAkamaiIdentityTokenResponse(
   now: number,
 ): IssuedToken {
   if (response.status < 200 || response.status >= 300) {
-    const secret = settings.clientSecret.reveal()
     throw akamaiIdentityTokenError(response, {
       now,
       scope: settings.scope,
       origin: settings.origin,
-      redact: [secret, encodeURIComponent(secret)],
+      // The secret, and the Basic credential that carried it (an echoed Authorization header).
+      redact: [
+        settings.clientSecret,
+        clientSecretBasic(settings.clientId, settings.clientSecret).replace(/^Basic /, ''),
+      ],
     })
   }
   // The APIs take `Authorization: Bearer`, whatever case token_type comes in.

@@ -2,6 +2,7 @@ import {
   ApiRequestError,
   ConfigurationError,
   excerpt,
+  redactSecrets,
   type TokenClient,
 } from '@tokenkeeper/auth-core'
 import {
@@ -70,11 +71,15 @@ export interface AkamaiWebhooks {
 /**
  * A Webhooks v3 or configuration API call failed (after the one renewal-and-retry on 401/403):
  * core's `ApiRequestError` (code `API_REQUEST_FAILED`, `status`, `retryable` for 429/5xx) with the
- * API's short error text. The message names the method, path and status, never a token.
+ * API's short error text. The message names the method, path and status, never a token: the
+ * token that was sent is redacted from the quoted text.
  */
 export class AkamaiIdentityApiError extends ApiRequestError {
   override name = 'AkamaiIdentityApiError'
-  /** The API's `errors` / `message` text, if it sent one (e.g. `Forbidden`). */
+  /**
+   * The API's `errors` / `message` text, if it sent one (e.g. `Forbidden`), with the token that
+   * was sent replaced by `[redacted]`.
+   */
   readonly apiMessage?: string
 
   constructor(message: string, options: { status: number; apiMessage?: string }) {
@@ -86,7 +91,41 @@ export class AkamaiIdentityApiError extends ApiRequestError {
 type Fetch = TokenClient['fetch']
 type FetchResponse = Awaited<ReturnType<Fetch>>
 
-function apiMessageOf(text: string): string | undefined {
+/**
+ * What {@link createAkamaiWebhooks} needs of a token client: `fetch`, and `getAuthHeaders` to
+ * learn the token it sent, so that an error answer echoing the request can be quoted without it
+ * (without `getAuthHeaders`, error answers are not quoted at all).
+ */
+export type AkamaiWebhooksClient = Pick<TokenClient, 'fetch'> &
+  Partial<Pick<TokenClient, 'getAuthHeaders'>>
+
+/**
+ * The credentials in the auth headers the client presents (the token after `Bearer`): an API
+ * that echoes the request puts them in its answer. `undefined` when they cannot be had; the
+ * answer is then not quoted. After `fetch` they are the headers of the request that was answered
+ * (the one retry after a 401/403 uses the then current token, which is still current).
+ */
+async function sentCredentials(
+  client: AkamaiWebhooksClient,
+  signal: AbortSignal | undefined,
+): Promise<string[] | undefined> {
+  if (typeof client.getAuthHeaders !== 'function') return undefined
+  try {
+    const headers = await client.getAuthHeaders(signal ? { signal } : undefined)
+    // The credential after its scheme (`Bearer`): redacting it covers the whole header too.
+    return Object.values(headers).map((value) => value.replace(/^\S+\s+/, ''))
+  } catch {
+    return undefined
+  }
+}
+
+function apiMessageOf(text: string, secrets: readonly string[]): string | undefined {
+  // Objects in `errors` are quoted as JSON, which escapes some characters: their JSON spelling
+  // is redacted too.
+  const spellings = secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)])
+  // Redacted before shortening, so that a cut cannot leave a piece of the token behind.
+  const quote = (value: unknown) =>
+    typeof value === 'string' ? excerpt(redactSecrets(value, spellings)) : undefined
   try {
     const body: unknown = JSON.parse(text)
     if (typeof body !== 'object' || body === null) return undefined
@@ -96,7 +135,7 @@ function apiMessageOf(text: string): string | undefined {
           .map((item) => (typeof item === 'string' ? item : JSON.stringify(item)))
           .join('; ')
       : fields.errors
-    return excerpt(errors) ?? excerpt(fields.message) ?? excerpt(fields.error_description)
+    return quote(errors) ?? quote(fields.message) ?? quote(fields.error_description)
   } catch {
     return undefined
   }
@@ -115,7 +154,7 @@ function apiMessageOf(text: string): string | undefined {
  * await webhooks.create({ title: 'CRM sync', endpoint: 'https://hooks.example.com/akamai', events: ['entityCreated'] })
  */
 export function createAkamaiWebhooks(
-  client: Pick<TokenClient, 'fetch'>,
+  client: AkamaiWebhooksClient,
   settings: AkamaiIdentityTokenSourceSettings = {},
 ): AkamaiWebhooks {
   const resolver = createSettingsResolver(settings)
@@ -147,7 +186,8 @@ export function createAkamaiWebhooks(
     const text = await response.text()
     const path = new URL(url).pathname
     if (!response.ok) {
-      const apiMessage = apiMessageOf(text)
+      const secrets = await sentCredentials(client, options?.signal)
+      const apiMessage = secrets === undefined ? undefined : apiMessageOf(text, secrets)
       throw new AkamaiIdentityApiError(
         `${VENDOR}: ${method} ${path} answered HTTP ${response.status}${apiMessage ? ` (${apiMessage})` : ''}`,
         { status: response.status, ...(apiMessage ? { apiMessage } : {}) },

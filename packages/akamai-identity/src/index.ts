@@ -21,5 +21,6 @@ export {
   type AkamaiWebhookSubscriptionPatch,
   type AkamaiWebhooks,
   type AkamaiWebhooksCallOptions,
+  type AkamaiWebhooksClient,
   createAkamaiWebhooks,
 } from './akamai-identity-webhooks.ts'
