@@ -2,6 +2,8 @@ import {
   ApiRequestError,
   excerpt,
   readOAuthError,
+  redactSecrets,
+  type SecretInput,
   type TokenEndpointError,
   type TransportResponse,
   tokenEndpointError,
@@ -21,8 +23,11 @@ export interface ApiaxErrorContext {
   readonly clientId: string
   /** Whether a 2FA client assertion was sent. */
   readonly assertion: boolean
-  /** Values that were sent (password, refresh token): replaced if the server echoes them. */
-  readonly secrets?: readonly string[]
+  /**
+   * Values that were sent (password, refresh token, client assertion): replaced with
+   * `[redacted]` if the server echoes them, raw, URL- or form-encoded.
+   */
+  readonly secrets?: ReadonlyArray<SecretInput | undefined>
 }
 
 const credentials = `username / ${APIAX_ENVIRONMENT.username} and password / ${APIAX_ENVIRONMENT.password}`
@@ -60,25 +65,20 @@ export function apiaxTokenError(
   response: TransportResponse,
   context: ApiaxErrorContext,
 ): TokenEndpointError {
-  const oauth = readOAuthError(response)
-  const error = oauth.error && redact(oauth.error, context.secrets)
-  const description = oauth.errorDescription && redact(oauth.errorDescription, context.secrets)
+  const secrets = context.secrets ?? []
+  // Keycloak does not echo credentials, but a proxy in front of it might. Redacted in the body
+  // first: the fields are shortened when read, and a cut through an echoed secret would leave a
+  // piece that no longer matches it.
+  const oauth = readOAuthError({ ...response, body: redactSecrets(response.body, secrets) })
   return tokenEndpointError(response, {
     vendor: VENDOR,
     now: context.now,
-    ...(error ? { oauthError: error } : {}),
-    ...(description ? { description } : {}),
+    ...(oauth.error ? { oauthError: oauth.error } : {}),
+    ...(oauth.errorDescription ? { description: oauth.errorDescription } : {}),
     hint: hint(response.status, oauth.error, oauth.errorDescription, context),
+    // Again after parsing, for spellings only JSON unescaping reveals.
+    secrets,
   })
-}
-
-/** Keycloak does not echo credentials, but a proxy in front of it might. */
-function redact(text: string, secrets: readonly string[] = []): string {
-  let clean = text
-  for (const secret of secrets) {
-    if (secret.length >= 4) clean = clean.split(secret).join('[redacted]')
-  }
-  return clean
 }
 
 function hint(
@@ -128,14 +128,16 @@ export interface ApiaxApiErrorOptions {
   status: number
   /** Request path, e.g. `/api/v3/rules/eval`. */
   path: string
-  /** The parsed JSON error body, when there is one. */
+  /** The parsed JSON error body, when there is one, with the credentials that were sent redacted. */
   details?: Record<string, unknown>
 }
 
 /**
  * The rule engine answered a call of the `apiaxRules` helper with an error status (after one
  * retry with a renewed token for 401): core's `ApiRequestError` (code `API_REQUEST_FAILED`,
- * `status`, `retryable` for 429/5xx) plus the path and the parsed error body as `details`.
+ * `status`, `retryable` for 429/5xx) plus the path and the parsed error body as `details`. The
+ * token and API key that were sent are replaced with `[redacted]` in the message and in
+ * `details`, wherever the answer echoes them.
  */
 export class ApiaxApiError extends ApiRequestError {
   override name = 'ApiaxApiError'
@@ -149,9 +151,20 @@ export class ApiaxApiError extends ApiRequestError {
   }
 }
 
-/** Builds the {@link ApiaxApiError} for a rule engine answer, naming what to check. */
-export function apiaxApiError(status: number, path: string, body: string): ApiaxApiError {
-  const details = tryParseJsonObject({ status, headers: {}, body })
+/**
+ * Builds the {@link ApiaxApiError} for a rule engine answer, naming what to check. `secrets` are
+ * the credentials the request carried (token, API key); when they are not known, the answer is
+ * neither quoted nor kept, as it may echo them.
+ */
+export function apiaxApiError(
+  status: number,
+  path: string,
+  body: string,
+  secrets: ReadonlyArray<SecretInput | undefined> | undefined,
+): ApiaxApiError {
+  const parsed =
+    secrets === undefined ? undefined : tryParseJsonObject({ status, headers: {}, body })
+  const details = parsed && (redactJson(parsed, secrets ?? [], 0) as Record<string, unknown>)
   const said = excerpt(details?.message) ?? excerpt(details?.error) ?? excerpt(details?.title)
   const advice =
     status === 401
@@ -162,5 +175,26 @@ export function apiaxApiError(status: number, path: string, body: string): Apiax
   return new ApiaxApiError(
     `${VENDOR}: POST ${path} answered HTTP ${status}${said ? ` (${said})` : ''}${advice}`,
     { status, path, ...(details ? { details } : {}) },
+  )
+}
+
+/** Nesting kept in `details`; deeper values are replaced (an error body is not that deep). */
+const MAX_DETAILS_DEPTH = 16
+
+/** A copy of parsed JSON with `secrets` redacted from every string, keys included. */
+function redactJson(
+  value: unknown,
+  secrets: ReadonlyArray<SecretInput | undefined>,
+  depth: number,
+): unknown {
+  if (typeof value === 'string') return redactSecrets(value, secrets)
+  if (typeof value !== 'object' || value === null) return value
+  if (depth >= MAX_DETAILS_DEPTH) return '[too deep]'
+  if (Array.isArray(value)) return value.map((item) => redactJson(item, secrets, depth + 1))
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      redactSecrets(key, secrets),
+      redactJson(item, secrets, depth + 1),
+    ]),
   )
 }

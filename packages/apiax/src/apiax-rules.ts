@@ -64,7 +64,7 @@ export interface ApiaxRulesOptions {
 /**
  * A thin helper for the rule engine: JSON in, JSON out, through `client.fetch` (bearer token and
  * `Apikey` attached, one retry with a renewed token after a 401). Error answers become an
- * {@link ApiaxApiError}.
+ * {@link ApiaxApiError}, with the token and API key redacted wherever the answer echoes them.
  *
  * @example
  * const rules = apiaxRules(createApiax())
@@ -94,7 +94,9 @@ export function apiaxRules(client: TokenClient, options: ApiaxRulesOptions = {})
       ...(callOptions?.signal ? { signal: callOptions.signal } : {}),
     })
     const body = await response.text()
-    if (!response.ok) throw apiaxApiError(response.status, path, body)
+    if (!response.ok) {
+      throw apiaxApiError(response.status, path, body, await sentCredentials(client, callOptions))
+    }
     try {
       return JSON.parse(body) as Result
     } catch {
@@ -108,5 +110,26 @@ export function apiaxRules(client: TokenClient, options: ApiaxRulesOptions = {})
   return {
     evaluate: (request, callOptions) => post('/api/v3/rules/eval', request, callOptions),
     inspect: (request, callOptions) => post('/api/v3/rules/inspect', request, callOptions),
+  }
+}
+
+/**
+ * The credentials in the auth headers the client presents (the token after `Bearer`, the API
+ * key): an API that echoes the request puts them in its answer. `undefined` when they cannot be
+ * had; the answer is then neither quoted nor kept. After `fetch` they are the headers of the
+ * request that was answered (the one retry after a 401 uses the then current token).
+ */
+async function sentCredentials(
+  client: TokenClient,
+  options: ApiaxCallOptions | undefined,
+): Promise<string[] | undefined> {
+  try {
+    const headers = await client.getAuthHeaders(
+      options?.signal ? { signal: options.signal } : undefined,
+    )
+    // The credential after its scheme (`Bearer`): redacting it covers the whole header too.
+    return Object.values(headers).map((value) => value.replace(/^\S+\s+/, ''))
+  } catch {
+    return undefined
   }
 }

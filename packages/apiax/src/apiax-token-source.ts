@@ -91,21 +91,21 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
     if (spent.size > SPENT_MEMORY) spent.delete(spent.values().next().value as string)
   }
 
+  /** Sends a token request; returns the answer and the client assertion it carried, if any. */
   async function send(
     context: TokenRequestContext,
     config: ResolvedApiaxSettings,
     grant: ApiaxGrant,
     fields: Record<string, string>,
-  ): Promise<TransportResponse> {
+  ): Promise<{ response: TransportResponse; assertion?: string }> {
     const form = new URLSearchParams({ client_id: config.clientId, grant_type: grant, ...fields })
+    let assertion: string | undefined
     if (config.assertion) {
+      assertion = await signClientAssertion(config.assertion, config.tokenUrl, context.now())
       form.set('client_assertion_type', CLIENT_ASSERTION_TYPE)
-      form.set(
-        'client_assertion',
-        await signClientAssertion(config.assertion, config.tokenUrl, context.now()),
-      )
+      form.set('client_assertion', assertion)
     }
-    return context.transport({
+    const response = await context.transport({
       url: config.tokenUrl,
       method: 'POST',
       headers: {
@@ -115,6 +115,7 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
       body: form.toString(),
       signal: context.signal,
     })
+    return { response, ...(assertion ? { assertion } : {}) }
   }
 
   function issue(
@@ -148,16 +149,15 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
     // Claimed before sending, so that no other request of this source can reuse it meanwhile.
     remember(state.refreshToken)
     const sentAt = context.now()
-    let response: TransportResponse
+    let sent: Awaited<ReturnType<typeof send>>
     try {
-      response = await send(context, config, 'refresh_token', {
-        refresh_token: state.refreshToken,
-      })
+      sent = await send(context, config, 'refresh_token', { refresh_token: state.refreshToken })
     } catch (error) {
       // No answer: the token may still be unused, so a later attempt may send it again.
       spent.delete(id)
       throw error
     }
+    const { response, assertion } = sent
     // Any success spends the token (Keycloak rotated it), even if the body turns out unusable.
     if (response.status >= 200 && response.status < 300) {
       return issue(response, config, state.loginAt, sentAt)
@@ -171,7 +171,7 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
       now: context.now(),
       clientId: config.clientId,
       assertion: config.assertion !== undefined,
-      secrets: [state.refreshToken, config.password.reveal()],
+      secrets: [state.refreshToken, config.password, assertion],
     })
   }
 
@@ -181,7 +181,7 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
   ): Promise<IssuedToken> {
     if (refusal !== undefined && context.reason !== 'forced') throw refusal
     const loginAt = context.now()
-    const response = await send(context, config, 'password', {
+    const { response, assertion } = await send(context, config, 'password', {
       username: config.username,
       password: config.password.reveal(),
     })
@@ -194,7 +194,7 @@ export function apiaxTokenSource(settings: ApiaxSettings = {}): ApiaxTokenSource
       now: context.now(),
       clientId: config.clientId,
       assertion: config.assertion !== undefined,
-      secrets: [config.password.reveal()],
+      secrets: [config.password, assertion],
     })
     if (isLoginRefused(response)) refusal = error
     throw error
