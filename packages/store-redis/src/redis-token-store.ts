@@ -253,6 +253,18 @@ class DefaultRedisTokenStore implements RedisTokenStore {
         vendor: VENDOR,
         environment,
       })
+    // Checked before use: a single key (or `0`, an object) instead of a list is an easy mistake.
+    if (
+      options.decryptionKeys !== undefined &&
+      options.decryptionKeys !== null &&
+      !Array.isArray(options.decryptionKeys)
+    ) {
+      // The type only: the value may be a key.
+      throw new ConfigurationError(
+        `${VENDOR}: decryptionKeys must be a list of keys (e.g. [previousKey]), not a ${typeof options.decryptionKeys}`,
+        { setting: 'decryptionKeys' },
+      )
+    }
     const cipher =
       encryptionKey === undefined
         ? undefined

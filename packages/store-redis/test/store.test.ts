@@ -542,6 +542,36 @@ describe('encryption at rest', () => {
     )
   })
 
+  it('decryptionKeys that is not a list is a ConfigurationError naming it, without the value', () => {
+    const previous = randomBytes(32).toString('base64')
+    for (const decryptionKeys of [previous, 0, { key: previous }, true]) {
+      let error: unknown
+      try {
+        createRedisTokenStore({
+          url: REDIS_URL,
+          encryptionKey: randomBytes(32),
+          decryptionKeys: decryptionKeys as never,
+          env: {},
+        })
+      } catch (caught) {
+        error = caught
+      }
+      expect(error).toMatchObject({
+        name: 'ConfigurationError',
+        code: 'CONFIGURATION_INVALID',
+        setting: 'decryptionKeys',
+      })
+      expect((error as Error).message).toMatch(/decryptionKeys must be a list of keys/)
+      for (const output of [inspect(error), JSON.stringify(error), String(error)]) {
+        expect(output).not.toContain(previous)
+      }
+    }
+    // Without an encryptionKey too (the check comes before "needs an encryptionKey").
+    expect(() =>
+      createRedisTokenStore({ url: REDIS_URL, decryptionKeys: previous as never, env: {} }),
+    ).toThrow(/decryptionKeys must be a list/)
+  })
+
   it('reads the key from TOKENKEEPER_REDIS_ENCRYPTION_KEY', async () => {
     const environment = { TOKENKEEPER_REDIS_ENCRYPTION_KEY: key32.toString('base64') }
     const store = newStore({ env: environment })
