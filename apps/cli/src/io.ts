@@ -1,3 +1,5 @@
+import { redactSecrets } from '@tokenkeeper/auth-core'
+
 /** Where the command writes. `process.stdout` and `process.stderr` fit; tests pass buffers. */
 export interface CliOutput {
   write(chunk: string | Uint8Array): unknown
@@ -50,9 +52,10 @@ export function resolveIo(io: CliIo = {}): ResolvedIo {
 }
 
 /**
- * Replaces every known secret value in a text with `[redacted]`. Messages of the vendor packages
+ * Replaces every known secret value in a text with `[redacted]`, in each spelling an echo may
+ * use (raw, URL- and form-encoded; core's `redactSecrets`). Messages of the vendor packages
  * never contain secrets; this is a second line of defence for anything else that reaches the
- * terminal (an unexpected error's message, a file system error).
+ * terminal (an unexpected error's message, a file system error, a server's echo).
  */
 export class Redactor {
   readonly #secrets = new Set<string>()
@@ -65,11 +68,12 @@ export class Redactor {
     }
   }
 
+  /** The text with every spelling of every known secret replaced by `[redacted]`. */
   redact(text: string): string {
-    let result = text
     // Longest first, so a secret that contains another is replaced whole.
-    const secrets = [...this.#secrets].sort((a, b) => b.length - a.length)
-    for (const secret of secrets) result = result.split(secret).join('[redacted]')
-    return result
+    return redactSecrets(
+      text,
+      [...this.#secrets].sort((a, b) => b.length - a.length),
+    )
   }
 }
