@@ -562,17 +562,12 @@ describe('bad input, generated: vendor parsers', () => {
     })
   })
 
-  // Known defect, see /tmp/tokenkeeper-core-notes.md ("nextQuotaReset at the end of time"): a
-  // Date header on the last day Date can represent gives NaN (the next midnight is out of
-  // range); clearTokenEndpointError then passes it to the core's message formatting, which
-  // throws a RangeError for the 429. Flip to `it` once nextQuotaReset clamps or ignores such a
-  // Date header.
-  it.fails('Clear: nextQuotaReset gives a time for any Date header', async () => {
+  // Fixed in 3c66e60: a Date header whose next midnight Date cannot represent is ignored.
+  it('Clear: nextQuotaReset gives a time for any Date header', async () => {
     await holds({
       id: 'clear-cfc/nextQuotaReset',
       title: '`nextQuotaReset` (clear-cfc)',
       exercises: 'any Date header, including the first and last days Date can represent',
-      knownDefect: 'NaN for a Date header on the last representable day (core notes)',
       arbitrary: fc.tuple(httpDate, epochMs, fc.nat({ max: 10_000 })),
       run: ([date, sentAt, latency]) =>
         nextQuotaReset({ sentAt, receivedAt: sentAt + latency, date }),
@@ -887,16 +882,12 @@ describe('bad input, generated: settings through the factories, then any answer'
     })
   })
 
-  // Known defect, see /tmp/tokenkeeper-core-notes.md ("store-redis decryptionKeys"): a
-  // decryptionKeys that is not a list (`0`, a string, an object) next to an encryptionKey throws
-  // a TypeError ("….map is not a function") instead of a ConfigurationError. Flip to `it` once
-  // createRedisTokenStore checks that it is an array.
-  it.fails('createRedisTokenStore: decryptionKeys of any shape', async () => {
+  // Fixed in 4cb9540: a decryptionKeys that is not a list is a ConfigurationError.
+  it('createRedisTokenStore: decryptionKeys of any shape', async () => {
     await holds({
       id: 'store-redis/decryptionKeys',
       title: '`createRedisTokenStore` decryptionKeys (store-redis)',
       exercises: 'an encryption key, then decryptionKeys of any value',
-      knownDefect: 'TypeError for a decryptionKeys that is not a list (core notes)',
       arbitrary: value,
       run: async (decryptionKeys) => {
         const store = createRedisTokenStore({

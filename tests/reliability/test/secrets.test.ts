@@ -978,9 +978,7 @@ describe('secrets sweep', () => {
   })
 })
 
-// Each leak the sweep found, as a focused test: `it.fails` while the leak is open (see
-// /tmp/tokenkeeper-core-notes.md, "secrets sweep", for what leaks where and the suggested fix),
-// `it` once fixed.
+// Each leak the sweep found, as a focused test: `it.fails` while a leak is open, `it` once fixed.
 describe('secrets sweep: leaks found', () => {
   // Fixed in edbc680: the ConfigurationError's cause was Node's TypeError, whose `input` is the
   // whole URL.
@@ -1041,24 +1039,26 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('clearid: the STS echoing the form-encoded secret in error_description', async () => {
+  // Fixed in 50e1ddd: STS errors redact the secret and assertion in every spelling (core redactSecrets).
+  it('clearid: the STS echoing the form-encoded secret in error_description', async () => {
     await focusedSweep(
       'clearid-form-echo',
       '@tokenkeeper/clearid',
       '@tokenkeeper/clearid: the STS echoing the request in error_description',
-      'redaction looks for the raw secret only, not its form encoding',
+      undefined,
       async () => {
         await echoModes(() => clearIdAgainstEcho(), [...FORM_ECHOES])
       },
     )
   })
 
-  it.fails('clearid: the Identity API echoing the token in its error body', async () => {
+  // Fixed in 50e1ddd: ClearIdApiError redacts the token that was sent.
+  it('clearid: the Identity API echoing the token in its error body', async () => {
     await focusedSweep(
       'clearid-api-echo',
       '@tokenkeeper/clearid',
       '@tokenkeeper/clearid: `listIdentities` against an API that echoes the request',
-      "ClearIdApiError keeps the body's traceId (or text) unredacted",
+      undefined,
       async () => {
         echo.tokenMode = 'issue'
         const hostile = keep(clearIdAgainstEcho())
@@ -1072,12 +1072,13 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('clear-cfc: a 2xx answer whose errors[] echo the secret', async () => {
+  // Fixed in 3c66e60: parseClearTokenResponse is given the secret to redact.
+  it('clear-cfc: a 2xx answer whose errors[] echo the secret', async () => {
     await focusedSweep(
       'clear-cfc-errors-echo',
       '@tokenkeeper/clear-cfc',
       '@tokenkeeper/clear-cfc: 200 with errors[] echoing the request',
-      'parseClearTokenResponse reads errors[] without the secret to redact',
+      undefined,
       async () => {
         await echoModes(
           () =>
@@ -1093,12 +1094,13 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('akamai-identity: the Webhooks API echoing the token in its error body', async () => {
+  // Fixed in 4b40f08: AkamaiIdentityApiError redacts the token that was sent.
+  it('akamai-identity: the Webhooks API echoing the token in its error body', async () => {
     await focusedSweep(
       'akamai-identity-api-echo',
       '@tokenkeeper/akamai-identity',
       '@tokenkeeper/akamai-identity: Webhooks helper against an API that echoes the request',
-      "AkamaiIdentityApiError quotes the body's errors/message unredacted",
+      undefined,
       async () => {
         echo.tokenMode = 'issue'
         const settings = { ...AKAMAI, clientSecret: SECRETS.akamai, baseUrl: echo.origin, env: {} }
@@ -1112,12 +1114,13 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('apiax: Keycloak echoing the form-encoded password', async () => {
+  // Fixed in 6a2c73f: Keycloak errors redact password, refresh token and assertion in every spelling.
+  it('apiax: Keycloak echoing the form-encoded password', async () => {
     await focusedSweep(
       'apiax-form-echo',
       '@tokenkeeper/apiax',
       '@tokenkeeper/apiax: Keycloak echoing the request in error / error_description',
-      'redaction looks for the raw password only, not its form encoding',
+      undefined,
       async () => {
         await echoModes(() => createApiax({ ...apiaxAgainstEcho, ...options() }), [...FORM_ECHOES])
         echo.tokenMode = 'issue'
@@ -1131,12 +1134,13 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('cli: an endpoint echoing the form-encoded password reaches standard error', async () => {
+  // Fixed in c68a0d0: the CLI's redactor uses core redactSecrets (every spelling).
+  it('cli: an endpoint echoing the form-encoded password reaches standard error', async () => {
     await focusedSweep(
       'cli-form-echo',
       '@tokenkeeper/cli',
       '@tokenkeeper/cli: `tokenkeeper token apiax` against a Keycloak that echoes the request',
-      "the vendor's message carries the encoded password, and the CLI's redactor knows raw values only",
+      undefined,
       async () => {
         echo.tokenMode = 'oauth-echo'
         await cli('apiax, Keycloak echoing the request', [
@@ -1154,12 +1158,13 @@ describe('secrets sweep: leaks found', () => {
     )
   })
 
-  it.fails('apiax: the rule engine echoing the token and API key in its error body', async () => {
+  // Fixed in 6a2c73f: ApiaxApiError redacts token and API key from its message and details.
+  it('apiax: the rule engine echoing the token and API key in its error body', async () => {
     await focusedSweep(
       'apiax-api-echo',
       '@tokenkeeper/apiax',
       '@tokenkeeper/apiax: `apiaxRules` against a rule engine that echoes the request',
-      'ApiaxApiError quotes the body and keeps it whole as `details`',
+      undefined,
       async () => {
         echo.tokenMode = 'issue'
         const rules = apiaxRules(keep(createApiax({ ...apiaxAgainstEcho, ...options() })))
