@@ -592,10 +592,19 @@ describe('leases', () => {
     const name = keyNames(prefix, key).lease
     expect(await admin.pttl(name)).toBeGreaterThan(0)
     let settled = false
+    // Release only once the second store has really asked for the lease (seen by MONITOR), so
+    // the test does not depend on how fast a loaded machine gets its request to Redis.
+    const monitor = await admin.monitor()
+    const asked = new Promise<void>((resolve) => {
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args[0]?.toLowerCase() === 'set' && args[1] === name && args.includes('NX')) resolve()
+      })
+    })
     const waiting = second.lease(key, { ttl: 10_000, waitTimeout: 10_000 }).finally(() => {
       settled = true
     })
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await asked
+    monitor.disconnect()
     expect(settled).toBe(false)
     await lease?.release()
     expect(await waiting).toBeNull()
