@@ -117,14 +117,23 @@ export interface OAuthErrorBody {
   errorDescription?: string
 }
 
-/** Reads `error` and `error_description` from an error response, if it is OAuth-shaped JSON. */
-export function readOAuthError(response: TransportResponse): OAuthErrorBody {
+/**
+ * Reads `error` and `error_description` from an error response, if it is OAuth-shaped JSON,
+ * redacting `secrets` (every spelling) before shortening them.
+ */
+export function readOAuthError(
+  response: TransportResponse,
+  options: { secrets?: ReadonlyArray<SecretInput | undefined> } = {},
+): OAuthErrorBody {
   const body = tryParseJsonObject(response)
   if (!body) return {}
+  // Redact before shortening, so that a secret cut in two by the excerpt cannot survive in part.
+  const clean = (value: unknown) =>
+    typeof value === 'string' && options.secrets ? redactSecrets(value, options.secrets) : value
   const result: OAuthErrorBody = {}
-  if (typeof body.error === 'string' && body.error.length > 0)
-    result.error = excerpt(body.error, 64)
-  const description = excerpt(body.error_description)
+  const error = excerpt(clean(body.error), 64)
+  if (error) result.error = error
+  const description = excerpt(clean(body.error_description))
   if (description) result.errorDescription = description
   return result
 }

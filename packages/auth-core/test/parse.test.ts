@@ -191,3 +191,17 @@ describe('redactSecrets and tokenEndpointError secrets', () => {
     ).toBeUndefined()
   })
 })
+
+describe('readOAuthError with secrets', () => {
+  it('redacts before shortening, so no part of a secret survives the cut', () => {
+    const secret = 'SECRET-sentinel-8472-long-enough'
+    const description = `${'x'.repeat(190)}${secret}`
+    const answer = response(
+      JSON.stringify({ error: 'invalid_client', error_description: description }),
+      400,
+    )
+    const read = readOAuthError(answer, { secrets: [secret] })
+    expect(read.errorDescription).not.toContain('SECRET')
+    expect(readOAuthError(answer).errorDescription).toContain('SECRET') // the cut alone does not help
+  })
+})
