@@ -2,6 +2,7 @@ import {
   ApiRequestError,
   ConfigurationError,
   excerpt,
+  presentedCredentials,
   redactSecrets,
   type TokenClient,
 } from '@tokenkeeper/auth-core'
@@ -99,26 +100,6 @@ type FetchResponse = Awaited<ReturnType<Fetch>>
 export type AkamaiWebhooksClient = Pick<TokenClient, 'fetch'> &
   Partial<Pick<TokenClient, 'getAuthHeaders'>>
 
-/**
- * The credentials in the auth headers the client presents (the token after `Bearer`): an API
- * that echoes the request puts them in its answer. `undefined` when they cannot be had; the
- * answer is then not quoted. After `fetch` they are the headers of the request that was answered
- * (the one retry after a 401/403 uses the then current token, which is still current).
- */
-async function sentCredentials(
-  client: AkamaiWebhooksClient,
-  signal: AbortSignal | undefined,
-): Promise<string[] | undefined> {
-  if (typeof client.getAuthHeaders !== 'function') return undefined
-  try {
-    const headers = await client.getAuthHeaders(signal ? { signal } : undefined)
-    // The credential after its scheme (`Bearer`): redacting it covers the whole header too.
-    return Object.values(headers).map((value) => value.replace(/^\S+\s+/, ''))
-  } catch {
-    return undefined
-  }
-}
-
 function apiMessageOf(text: string, secrets: readonly string[]): string | undefined {
   // Objects in `errors` are quoted as JSON, which escapes some characters: their JSON spelling
   // is redacted too.
@@ -186,7 +167,10 @@ export function createAkamaiWebhooks(
     const text = await response.text()
     const path = new URL(url).pathname
     if (!response.ok) {
-      const secrets = await sentCredentials(client, options?.signal)
+      const secrets = await presentedCredentials(
+        client,
+        options?.signal ? { signal: options.signal } : {},
+      )
       const apiMessage = secrets === undefined ? undefined : apiMessageOf(text, secrets)
       throw new AkamaiIdentityApiError(
         `${VENDOR}: ${method} ${path} answered HTTP ${response.status}${apiMessage ? ` (${apiMessage})` : ''}`,

@@ -1,4 +1,4 @@
-import { type TokenClient, urlSetting } from '@tokenkeeper/auth-core'
+import { presentedCredentials, type TokenClient, urlSetting } from '@tokenkeeper/auth-core'
 import { ApiaxApiError, apiaxApiError } from './apiax-error.ts'
 import { apiUrlOf } from './apiax-provider.ts'
 import { resolveApiUrl, VENDOR } from './apiax-settings.ts'
@@ -95,7 +95,15 @@ export function apiaxRules(client: TokenClient, options: ApiaxRulesOptions = {})
     })
     const body = await response.text()
     if (!response.ok) {
-      throw apiaxApiError(response.status, path, body, await sentCredentials(client, callOptions))
+      throw apiaxApiError(
+        response.status,
+        path,
+        body,
+        await presentedCredentials(
+          client,
+          callOptions?.signal ? { signal: callOptions.signal } : {},
+        ),
+      )
     }
     try {
       return JSON.parse(body) as Result
@@ -110,26 +118,5 @@ export function apiaxRules(client: TokenClient, options: ApiaxRulesOptions = {})
   return {
     evaluate: (request, callOptions) => post('/api/v3/rules/eval', request, callOptions),
     inspect: (request, callOptions) => post('/api/v3/rules/inspect', request, callOptions),
-  }
-}
-
-/**
- * The credentials in the auth headers the client presents (the token after `Bearer`, the API
- * key): an API that echoes the request puts them in its answer. `undefined` when they cannot be
- * had; the answer is then neither quoted nor kept. After `fetch` they are the headers of the
- * request that was answered (the one retry after a 401 uses the then current token).
- */
-async function sentCredentials(
-  client: TokenClient,
-  options: ApiaxCallOptions | undefined,
-): Promise<string[] | undefined> {
-  try {
-    const headers = await client.getAuthHeaders(
-      options?.signal ? { signal: options.signal } : undefined,
-    )
-    // The credential after its scheme (`Bearer`): redacting it covers the whole header too.
-    return Object.values(headers).map((value) => value.replace(/^\S+\s+/, ''))
-  } catch {
-    return undefined
   }
 }

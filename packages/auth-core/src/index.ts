@@ -58,6 +58,7 @@ export {
   tokenEndpointError,
   tryParseJsonObject,
 } from './parse.ts'
+export { presentedCredentials } from './presented-credentials.ts'
 export { revealSecret, Secret, type SecretInput, toSecret } from './secret.ts'
 export {
   loadSecret,

@@ -2,6 +2,7 @@ import {
   ApiRequestError,
   ConfigurationError,
   excerpt,
+  presentedCredentials,
   redactSecrets,
   type TokenClient,
 } from '@tokenkeeper/auth-core'
@@ -142,7 +143,12 @@ export async function listIdentities(
     body = undefined
   }
   if (!response.ok) {
-    throw apiError(response.status, body, url, await sentCredentials(client, signal))
+    throw apiError(
+      response.status,
+      body,
+      url,
+      await presentedCredentials(client, signal ? { signal } : {}),
+    )
   }
   const identities = Array.isArray(body) ? body : findList(body)
   if (identities === undefined) {
@@ -168,26 +174,6 @@ function findList(body: unknown): unknown[] | undefined {
     if (Array.isArray(record[name])) return record[name] as unknown[]
   }
   return undefined
-}
-
-/**
- * The credentials in the auth headers the client presents (the token after `Bearer`): an
- * API that echoes the request puts them in its answer. `undefined` when they cannot be had; the
- * answer is then not quoted. After `fetch` they are the headers of the request that was answered
- * (the one retry after a 401 uses the then current token, which is still current).
- */
-async function sentCredentials(
-  client: ClearIdApiClient,
-  signal: AbortSignal | undefined,
-): Promise<string[] | undefined> {
-  if (typeof client.getAuthHeaders !== 'function') return undefined
-  try {
-    const headers = await client.getAuthHeaders(signal ? { signal } : undefined)
-    // The credential after its scheme (`Bearer`): redacting it covers the whole header too.
-    return Object.values(headers).map((value) => value.replace(/^\S+\s+/, ''))
-  } catch {
-    return undefined
-  }
 }
 
 function apiError(
