@@ -106,34 +106,38 @@ function withHeaders(opts: DispatchOptions, auth: Record<string, string>): Dispa
   if (source === undefined || source === null) {
     return { ...opts, headers: { ...auth }, maxRedirections: 0 } as DispatchOptions
   }
-  const names = new Set(Object.keys(auth).map((name) => name.toLowerCase()))
+  const names = lowerCaseNames(auth)
   const merged: Record<string, string | string[]> = {}
   if (Array.isArray(source)) {
     // Flat [name, value, name, value, ...] list.
     for (let index = 0; index + 1 < source.length; index += 2) {
-      addHeader(merged, names, String(source[index]), source[index + 1] as string | string[])
+      const name = String(source[index])
+      if (!names.has(name.toLowerCase())) merged[name] = source[index + 1] as string | string[]
     }
   } else if (typeof (source as Iterable<unknown>)[Symbol.iterator] === 'function') {
     for (const [name, value] of source as Iterable<[string, string | string[]]>) {
-      addHeader(merged, names, name, value)
+      if (!names.has(name.toLowerCase())) merged[name] = value
     }
   } else {
-    for (const [name, value] of Object.entries(source as IncomingHttpHeaders)) {
-      if (value !== undefined) addHeader(merged, names, name, value)
+    const record = source as IncomingHttpHeaders
+    for (const name in record) {
+      const value = record[name]
+      if (value !== undefined && !names.has(name.toLowerCase())) merged[name] = value
     }
   }
-  Object.assign(merged, auth)
+  for (const name in auth) merged[name] = auth[name] as string
   return { ...opts, headers: merged, maxRedirections: 0 } as DispatchOptions
 }
 
-function addHeader(
-  target: Record<string, string | string[]>,
-  replaced: Set<string>,
-  name: string,
-  value: string | string[],
-): void {
-  if (replaced.has(name.toLowerCase())) return
-  target[name] = value
+/** Lower-cased names of an auth-headers object, computed once per object (the hot path). */
+const namesOf = new WeakMap<Record<string, string>, ReadonlySet<string>>()
+function lowerCaseNames(headers: Record<string, string>): ReadonlySet<string> {
+  let names = namesOf.get(headers)
+  if (names === undefined) {
+    names = new Set(Object.keys(headers).map((name) => name.toLowerCase()))
+    namesOf.set(headers, names)
+  }
+  return names
 }
 
 function isReplayable(body: DispatchOptions['body']): boolean {
