@@ -39,6 +39,7 @@ export {
 } from './expiry.ts'
 export type { AuthInterceptorOptions } from './interceptor.ts'
 export { isSpent, MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store.ts'
+export type { Logger, TokenClientOptions } from './options.ts'
 export {
   clientSecretBasic,
   excerpt,
@@ -69,13 +70,7 @@ export {
   type UrlSettingOptions,
   urlSetting,
 } from './settings.ts'
-export {
-  createTokenClient,
-  type GetTokenOptions,
-  type Logger,
-  type TokenClient,
-  type TokenClientOptions,
-} from './token-client.ts'
+export { createTokenClient, type GetTokenOptions, type TokenClient } from './token-client.ts'
 export {
   assertSecureUrl,
   createUndiciTransport,

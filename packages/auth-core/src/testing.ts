@@ -15,7 +15,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { MockAgent } from 'undici'
 import { TOKEN_CHANNELS, type TokenEvent } from './events.ts'
-import type { Logger } from './token-client.ts'
+import type { Logger } from './options.ts'
 
 export { flushMicrotasks, ManualClock } from './clock.ts'
 
