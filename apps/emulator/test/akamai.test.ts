@@ -5,7 +5,9 @@ import { basic, postForm, sendJson } from './helpers.ts'
 let emulator: Emulator
 
 beforeAll(async () => {
-  emulator = await startEmulator()
+  // Time moves only through emulator.clock.advance, so a loaded machine cannot shift a second.
+  const frozen = Date.now()
+  emulator = await startEmulator({ now: () => frozen })
 })
 afterAll(() => emulator.stop())
 afterEach(() => emulator.faults.clear())

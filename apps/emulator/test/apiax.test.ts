@@ -13,7 +13,9 @@ let emulator: Emulator
 let assertionKey: KeyObject
 
 beforeAll(async () => {
-  emulator = await startEmulator()
+  // Time moves only through emulator.clock.advance, so a loaded machine cannot shift a second.
+  const frozen = Date.now()
+  emulator = await startEmulator({ now: () => frozen })
   assertionKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
   emulator.apiax.registerAssertionClient({ clientId: 'customer-2fa', publicKey: assertionKey })
 })

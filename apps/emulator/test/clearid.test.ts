@@ -9,7 +9,9 @@ let emulator: Emulator
 let tokenUrl: string
 
 beforeAll(async () => {
-  emulator = await startEmulator()
+  // Time moves only through emulator.clock.advance, so a loaded machine cannot shift a second.
+  const frozen = Date.now()
+  emulator = await startEmulator({ now: () => frozen })
   tokenUrl = `${emulator.urls.clearid.stsUrl}/connect/token`
 })
 afterAll(() => emulator.stop())
