@@ -582,6 +582,30 @@ describe('encryption at rest', () => {
   })
 })
 
+/**
+ * Resolves once Redis has received `count` lease requests (`SET <name> ... NX`), watched with
+ * MONITOR: a test waits for the real event instead of sleeping.
+ */
+async function leaseRequests(name: string, count: number): Promise<{ seen: Promise<void> }> {
+  const monitor = await admin.monitor()
+  const seen = new Promise<void>((resolve) => {
+    let seen = 0
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (
+        args[0]?.toLowerCase() === 'set' &&
+        args[1] === name &&
+        args.includes('NX') &&
+        ++seen === count
+      ) {
+        monitor.disconnect()
+        resolve()
+      }
+    })
+  })
+  // Wrapped: an async function returning a promise would wait for it.
+  return { seen }
+}
+
 describe('leases', () => {
   it('one holder at a time; waiters resolve null on release', async () => {
     const first = newStore()
@@ -592,19 +616,13 @@ describe('leases', () => {
     const name = keyNames(prefix, key).lease
     expect(await admin.pttl(name)).toBeGreaterThan(0)
     let settled = false
-    // Release only once the second store has really asked for the lease (seen by MONITOR), so
-    // the test does not depend on how fast a loaded machine gets its request to Redis.
-    const monitor = await admin.monitor()
-    const asked = new Promise<void>((resolve) => {
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (args[0]?.toLowerCase() === 'set' && args[1] === name && args.includes('NX')) resolve()
-      })
-    })
+    // Release only once the second store has really asked for the lease, so the test does not
+    // depend on how fast a loaded machine gets its request to Redis.
+    const asked = await leaseRequests(name, 1)
     const waiting = second.lease(key, { ttl: 10_000, waitTimeout: 10_000 }).finally(() => {
       settled = true
     })
-    await asked
-    monitor.disconnect()
+    await asked.seen
     expect(settled).toBe(false)
     await lease?.release()
     expect(await waiting).toBeNull()
@@ -682,11 +700,12 @@ describe('leases', () => {
     const key = uniqueKey()
     await holder.lease(key, { ttl: 10_000, waitTimeout: 1_000 })
     await waiter.get(key) // connected, so its lease request is sent at once
+    const asked = await leaseRequests(keyNames(prefix, key).lease, 2)
     const waiting = waiter.lease(key, { ttl: 10_000, waitTimeout: 10_000 })
     const waitingOnItself = holder
       .lease(key, { ttl: 10_000, waitTimeout: 10_000 })
       .catch((error: unknown) => error)
-    await new Promise((resolve) => setTimeout(resolve, 100)) // both are waiting now
+    await asked.seen // both are waiting now
     await holder.close()
     expect(await waitingOnItself).toMatchObject({ code: 'CLIENT_CLOSED' })
     expect(await waiting).toBeNull()
